@@ -1,0 +1,119 @@
+// Command-line parsing; see cli.h.
+#include "core/cli.h"
+
+#include <getopt.h>
+
+#include <cstring>
+
+namespace umview {
+
+const char* UsageText() {
+  return R"(Usage: umview [OPTIONS] [--] [COMMAND [ARGS...]]
+Run COMMAND (default: $SHELL, else /bin/sh) in a view: its system calls pass through a stack of
+plugins; what no plugin claims runs natively. No privilege needed.
+
+Options:
+  -p, --plugin PLUGIN[,OPT...]  load a plugin; OPT is key=value or flag. Repeatable: later
+                                plugins stack outside earlier ones (they see calls first).
+                                PLUGIN is a path or a name looked up in $UMVIEW_PLUGIN_PATH,
+                                ~/.local/share/umview/plugins, the installed plugin directory
+                                and the build tree.
+  -e, --engine ENGINE           ptrace, kmview (needs /dev/kmview) or auto (default)
+      --log FILE                write umview's own messages to FILE
+  -v, --verbose                 more messages (info level)
+      --stats                   print stop counters per system call at exit
+  -h, --help                    show this help and exit
+  -V, --version                 show the version and exit
+
+Exit status: the command's own; 128+N if it was killed by signal N; 2 for bad usage.
+Inside the view UMVIEW=1, UMVIEW_PID and UMVIEW_PLUGINS are set.
+)";
+}
+
+bool ParsePluginSpec(const std::string& text, PluginSpec* out, std::string* error) {
+  out->spec.clear();
+  out->options.clear();
+  size_t i = 0;
+  bool first = true;
+  while (true) {
+    size_t j = text.find(',', i);
+    std::string item = text.substr(i, j == std::string::npos ? std::string::npos : j - i);
+    if (first) {
+      if (item.empty()) {
+        *error = "-p '" + text + "': missing plugin name";
+        return false;
+      }
+      out->spec = item;
+      first = false;
+    } else {
+      if (item.empty()) {
+        *error = "-p '" + text + "': empty option";
+        return false;
+      }
+      Option o;
+      size_t eq = item.find('=');
+      if (eq == 0) {
+        *error = "-p '" + text + "': option '" + item + "' has no name";
+        return false;
+      }
+      if (eq == std::string::npos) {
+        o.key = item;
+      } else {
+        o.key = item.substr(0, eq);
+        o.value = item.substr(eq + 1);
+        o.has_value = true;
+      }
+      out->options.push_back(std::move(o));
+    }
+    if (j == std::string::npos) break;
+    i = j + 1;
+  }
+  return true;
+}
+
+bool ParseCommandLine(int argc, char** argv, CommandLine* out, std::string* error) {
+  enum { kLog = 1000, kStats };
+  static const option kLong[] = {
+      {"plugin", required_argument, nullptr, 'p'}, {"engine", required_argument, nullptr, 'e'},
+      {"log", required_argument, nullptr, kLog},   {"stats", no_argument, nullptr, kStats},
+      {"verbose", no_argument, nullptr, 'v'},      {"help", no_argument, nullptr, 'h'},
+      {"version", no_argument, nullptr, 'V'},      {nullptr, 0, nullptr, 0}};
+  opterr = 0;
+  optind = 1;
+  while (true) {
+    int prev = optind;
+    // '+': stop at the first non-option, so `umview ls -l` passes -l to ls.
+    int c = getopt_long(argc, argv, "+:p:e:vhV", kLong, nullptr);
+    if (c == -1) break;
+    switch (c) {
+      case 'p': {
+        PluginSpec ps;
+        if (!ParsePluginSpec(optarg, &ps, error)) return false;
+        out->plugins.push_back(std::move(ps));
+        break;
+      }
+      case 'e':
+        out->engine = optarg;
+        if (out->engine != "ptrace" && out->engine != "kmview" && out->engine != "auto") {
+          *error = "unknown engine '" + out->engine + "' (expected ptrace, kmview or auto)";
+          return false;
+        }
+        break;
+      case kLog: out->log_file = optarg; break;
+      case kStats: out->stats = true; break;
+      case 'v': out->verbose = true; break;
+      case 'h': out->help = true; break;
+      case 'V': out->version = true; break;
+      case ':':
+        *error = std::string("option '") + argv[prev] + "' needs an argument";
+        return false;
+      default:
+        *error = std::string("unknown option '") + argv[prev] + "'";
+        return false;
+    }
+  }
+  for (int i = optind; i < argc; ++i) out->command.push_back(argv[i]);
+  return true;
+}
+
+}  // namespace umview

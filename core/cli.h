@@ -1,0 +1,33 @@
+// Command-line parsing for umview.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "umview/plugin.h"
+
+namespace umview {
+
+struct PluginSpec {
+  std::string spec;  // path or bare name
+  Options options;
+};
+
+struct CommandLine {
+  std::vector<PluginSpec> plugins;
+  std::string engine = "auto";
+  std::string log_file;
+  bool verbose = false;
+  bool stats = false;
+  bool help = false;
+  bool version = false;
+  std::vector<std::string> command;
+};
+
+// Parses "PLUGIN[,OPT[,OPT...]]" where OPT is key=value or flag.
+bool ParsePluginSpec(const std::string& text, PluginSpec* out, std::string* error);
+// Returns false with a one-line *error for bad input.
+bool ParseCommandLine(int argc, char** argv, CommandLine* out, std::string* error);
+const char* UsageText();
+
+}  // namespace umview

@@ -1,0 +1,412 @@
+// The dispatcher; see dispatcher.h.
+#include "core/dispatcher.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <optional>
+
+#include "core/log.h"
+#include "core/path.h"
+
+namespace umview {
+
+struct Dispatcher::Slot {
+  std::string name;
+  Plugin* plugin = nullptr;
+  bool all = false;
+  std::bitset<512> nrs;
+  std::unique_ptr<Host> host;
+};
+
+// One plugin's requested exit: the call as that plugin saw it at entry.
+struct ExitRequest {
+  size_t slot;
+  SyscallState state;
+};
+
+struct Dispatcher::Pending {
+  std::vector<ExitRequest> exits;  // outermost first
+};
+
+class HostImpl final : public Host {
+ public:
+  HostImpl(Dispatcher& d, size_t slot) : d_(d), slot_(slot) {}
+  void ClaimSyscall(int nr) override {
+    if (nr >= 0 && nr < 512) d_.slots_[slot_]->nrs.set(nr);
+  }
+  void ClaimAllSyscalls() override { d_.slots_[slot_]->all = true; }
+  void AddMount(std::string_view prefix) override {
+    d_.mounts_.push_back({NormalizePath(prefix), slot_, ++d_.mount_seq_});
+  }
+  void RemoveMount(std::string_view prefix) override {
+    std::string p = NormalizePath(prefix);
+    for (auto it = d_.mounts_.end(); it != d_.mounts_.begin();) {
+      --it;
+      if (it->slot == slot_ && it->prefix == p) {
+        d_.mounts_.erase(it);
+        return;
+      }
+    }
+  }
+  void NeedScratch() override { d_.need_scratch_ = true; }
+  void Log(LogLevel level, std::string_view message) override {
+    LogFor(d_.slots_[slot_]->name, level, message);
+  }
+
+ private:
+  Dispatcher& d_;
+  size_t slot_;
+};
+
+namespace {
+
+struct PathCache {
+  bool valid = false;
+  std::string path;
+  int error = 0;
+};
+
+std::optional<std::string> ReadLinkProc(pid_t tid, const std::string& what) {
+  std::string p = "/proc/" + std::to_string(tid) + "/" + what;
+  char buf[PATH_MAX];
+  ssize_t n = readlink(p.c_str(), buf, sizeof buf);
+  if (n < 0 || n >= static_cast<ssize_t>(sizeof buf)) return std::nullopt;
+  return std::string(buf, n);
+}
+
+}  // namespace
+
+// The Call a plugin sees. One object per stop; `slot_` says which plugin holds it now.
+class CallImpl final : public Call {
+ public:
+  CallImpl(Dispatcher& d, SyscallStop& stop, bool at_exit)
+      : d_(d), stop_(stop), at_exit_(at_exit) {}
+
+  pid_t tid() const override { return stop_.tid; }
+  pid_t pid() const override { return stop_.pid; }
+  int nr() const override { return static_cast<int>(stop_.state.nr); }
+  uint64_t arg(int i) const override { return (i >= 0 && i < 6) ? stop_.state.args[i] : 0; }
+  void SetNr(int nr) override {
+    if (at_exit_) return;
+    stop_.state.nr = nr;
+    for (auto& c : paths_) c.valid = false;
+  }
+  void SetArg(int i, uint64_t v) override {
+    if (at_exit_ || i < 0 || i >= 6) return;
+    stop_.state.args[i] = v;
+    paths_[i].valid = false;
+    if (i + 1 < 6) paths_[i + 1].valid = false;  // i may be the dirfd of i+1
+  }
+
+  const std::string* Path(int i) override {
+    PathCache& c = Resolve(i);
+    return c.error == 0 ? &c.path : nullptr;
+  }
+  int PathError(int i) override { return Resolve(i).error; }
+  int SetPath(int i, std::string_view path) override {
+    std::string s(path);
+    RemotePtr<void> p = PutScratch(s.c_str(), s.size() + 1);
+    if (!p) return -ENOMEM;
+    SetArg(i, p.addr());
+    return 0;
+  }
+
+  void Return(int64_t value) override {
+    if (at_exit_) {
+      SetResult(value);
+      return;
+    }
+    completed_ = true;
+    value_ = value;
+  }
+  bool completed() const override { return completed_; }
+  void RequestExit() override { exit_requested_ = true; }
+  bool at_exit() const override { return at_exit_; }
+  int64_t result() const override { return at_exit_ ? stop_.state.ret : value_; }
+  void SetResult(int64_t value) override {
+    if (at_exit_) stop_.state.ret = value;
+  }
+
+  int Read(RemotePtr<void> addr, void* buf, size_t len) override {
+    return stop_.memory->Read(addr.addr(), buf, len);
+  }
+  int Write(RemotePtr<void> addr, const void* buf, size_t len) override {
+    return stop_.memory->Write(addr.addr(), buf, len);
+  }
+  int64_t ReadString(RemotePtr<char> addr, std::string* out, size_t max) override {
+    return stop_.memory->ReadString(addr.addr(), out, max);
+  }
+  RemotePtr<void> PutScratch(const void* data, size_t len) override {
+    size_t aligned = (scratch_used_ + 15) & ~size_t{15};
+    if (stop_.scratch == 0 || aligned + len > stop_.scratch_size) return RemotePtr<void>();
+    uint64_t addr = stop_.scratch + aligned;
+    if (stop_.memory->WriteForce(addr, data, len) != 0) return RemotePtr<void>();
+    scratch_used_ = aligned + len;
+    return RemotePtr<void>(addr);
+  }
+
+  // Dispatcher side.
+  bool TakeExitRequest() {
+    bool r = exit_requested_;
+    exit_requested_ = false;
+    return r;
+  }
+  int64_t value() const { return value_; }
+  void SetState(const SyscallState& s) {
+    stop_.state.nr = s.nr;
+    memcpy(stop_.state.args, s.args, sizeof s.args);
+    for (auto& c : paths_) c.valid = false;
+  }
+
+ private:
+  PathCache& Resolve(int i) {
+    static PathCache bad{true, "", EINVAL};
+    if (i < 0 || i >= 6) return bad;
+    PathCache& c = paths_[i];
+    if (c.valid) return c;
+    c = PathCache{true, "", 0};
+    const SyscallInfo* info = LookupSyscall(stop_.state.nr);
+    if (info == nullptr || info->args[i] != Arg::kPath) {
+      c.error = EINVAL;
+      return c;
+    }
+    std::string raw;
+    int64_t r = stop_.memory->ReadString(stop_.state.args[i], &raw, PATH_MAX);
+    if (r < 0) {
+      c.error = static_cast<int>(-r);
+      return c;
+    }
+    int dirfd = AT_FDCWD;
+    if (i > 0 && info->args[i - 1] == Arg::kDirFd) {
+      dirfd = static_cast<int>(stop_.state.args[i - 1]);
+    }
+    if (!raw.empty() && raw[0] == '/') {
+      c.path = NormalizePath(raw);
+      return c;
+    }
+    if (raw.empty()) {
+      int flags_arg = FindArg(*info, Arg::kAtFlags);
+      bool empty_ok = flags_arg >= 0 && (stop_.state.args[flags_arg] & AT_EMPTY_PATH) &&
+                      dirfd != AT_FDCWD;
+      if (!empty_ok) {
+        c.error = ENOENT;
+        return c;
+      }
+    }
+    std::optional<std::string> base =
+        dirfd == AT_FDCWD ? ReadLinkProc(stop_.tid, "cwd")
+                          : ReadLinkProc(stop_.tid, "fd/" + std::to_string(dirfd));
+    if (!base) {
+      c.error = dirfd == AT_FDCWD ? ENOENT : EBADF;
+      return c;
+    }
+    if (base->empty() || (*base)[0] != '/') {
+      c.error = ENOTDIR;  // a socket, pipe or anon inode
+      return c;
+    }
+    c.path = JoinPath(*base, raw);
+    return c;
+  }
+
+  Dispatcher& d_;
+  SyscallStop& stop_;
+  bool at_exit_;
+  bool completed_ = false;
+  bool exit_requested_ = false;
+  int64_t value_ = 0;
+  size_t scratch_used_ = 0;
+  PathCache paths_[6];
+};
+
+Dispatcher::Dispatcher() = default;
+Dispatcher::~Dispatcher() = default;
+
+bool Dispatcher::AddPlugin(const std::string& name, Plugin* plugin, const Options& options,
+                           std::string* error) {
+  auto slot = std::make_unique<Slot>();
+  slot->name = name;
+  slot->plugin = plugin;
+  slot->host = std::make_unique<HostImpl>(*this, slots_.size());
+  Slot& s = *slot;
+  slots_.push_back(std::move(slot));
+  std::string err;
+  bool ok = false;
+  try {
+    ok = s.plugin->Init(*s.host, options, &err);
+  } catch (const std::exception& e) {
+    err = std::string("initialisation threw: ") + e.what();
+  } catch (...) {
+    err = "initialisation threw";
+  }
+  if (!ok) {
+    *error = name + ": " + (err.empty() ? "initialisation failed" : err);
+    return false;
+  }
+  return true;
+}
+
+EngineConfig Dispatcher::MakeEngineConfig() const {
+  EngineConfig c;
+  std::bitset<512> trap;
+  for (const auto& s : slots_) {
+    c.trap_all |= s->all;
+    trap |= s->nrs;
+  }
+  if (!mounts_.empty()) {
+    for (const SyscallInfo* s = SyscallsBegin(); s != SyscallsEnd(); ++s) {
+      if (s->classes & kClassPath) trap.set(s->nr);
+    }
+  }
+  for (int i = 0; i < 512; ++i) {
+    if (trap.test(i)) c.trapped.push_back(i);
+  }
+  c.need_scratch = need_scratch_;
+  return c;
+}
+
+int Dispatcher::PathOwner(const std::string& path, size_t upto) const {
+  const Mount* best = nullptr;
+  for (const Mount& m : mounts_) {
+    if (m.slot > upto || !PathUnder(path, m.prefix)) continue;
+    if (best == nullptr || m.prefix.size() > best->prefix.size() ||
+        (m.prefix.size() == best->prefix.size() && m.seq > best->seq)) {
+      best = &m;
+    }
+  }
+  return best ? static_cast<int>(best->slot) : -1;
+}
+
+template <typename F>
+void Dispatcher::ForEachPlugin(const char* hook, F f) {
+  for (auto& s : slots_) {
+    try {
+      f(*s->plugin);
+    } catch (const std::exception& e) {
+      LogFor(s->name, LogLevel::kError, std::string(hook) + " threw: " + e.what());
+    } catch (...) {
+      LogFor(s->name, LogLevel::kError, std::string(hook) + " threw");
+    }
+  }
+}
+
+EntryDecision Dispatcher::OnSyscallEntry(SyscallStop& stop) {
+  if (stop.state.nr == kControlSyscall) return HandleControl(stop);
+  CallImpl call(*this, stop, false);
+  std::unique_ptr<Pending>& pp = pending_[stop.tid];
+  if (!pp) pp = std::make_unique<Pending>();
+  Pending& p = *pp;
+  p.exits.clear();
+  for (size_t i = slots_.size(); i-- > 0;) {
+    Slot& s = *slots_[i];
+    const long nr = stop.state.nr;
+    bool routed = s.all || (nr >= 0 && nr < 512 && s.nrs.test(nr));
+    if (!routed && !mounts_.empty()) {
+      const SyscallInfo* info = LookupSyscall(nr);
+      if (info != nullptr && (info->classes & kClassPath)) {
+        for (int a = 0; a < info->nargs && !routed; ++a) {
+          if (info->args[a] != Arg::kPath) continue;
+          const std::string* path = call.Path(a);
+          routed = path != nullptr && PathOwner(*path, i) == static_cast<int>(i);
+        }
+      }
+    }
+    if (!routed) continue;
+    SyscallState seen = stop.state;
+    try {
+      s.plugin->OnEntry(call);
+    } catch (const std::exception& e) {
+      LogFor(s.name, LogLevel::kError,
+             std::string("OnEntry(") + (LookupSyscall(nr) ? LookupSyscall(nr)->name : "?") +
+                 ") threw: " + e.what() + "; the call fails with EIO");
+      call.Return(-EIO);
+    } catch (...) {
+      LogFor(s.name, LogLevel::kError, "OnEntry threw; the call fails with EIO");
+      call.Return(-EIO);
+    }
+    if (call.TakeExitRequest()) p.exits.push_back({i, seen});
+    if (call.completed()) {
+      stop.state.ret = call.value();
+      DeliverExits(stop, p);
+      return {EntryOutcome::kSkip, stop.state.ret};
+    }
+  }
+  if (!p.exits.empty()) return {EntryOutcome::kRunReportExit, 0};
+  return {EntryOutcome::kRunNoExit, 0};
+}
+
+void Dispatcher::DeliverExits(SyscallStop& stop, Pending& p) {
+  // Exit travels outward: innermost requester first, i.e. reverse of the entry order.
+  for (auto it = p.exits.rbegin(); it != p.exits.rend(); ++it) {
+    Slot& s = *slots_[it->slot];
+    CallImpl call(*this, stop, true);
+    call.SetState(it->state);
+    try {
+      s.plugin->OnExit(call);
+    } catch (const std::exception& e) {
+      LogFor(s.name, LogLevel::kError, std::string("OnExit threw: ") + e.what());
+    } catch (...) {
+      LogFor(s.name, LogLevel::kError, "OnExit threw");
+    }
+  }
+  p.exits.clear();
+}
+
+void Dispatcher::OnSyscallExit(SyscallStop& stop) {
+  auto it = pending_.find(stop.tid);
+  if (it == pending_.end() || it->second->exits.empty()) return;
+  SyscallState regs = stop.state;  // what the kernel ran
+  DeliverExits(stop, *it->second);
+  // Only the return value goes back to the tracee; the arguments stay as the kernel had them.
+  int64_t ret = stop.state.ret;
+  stop.state = regs;
+  stop.state.ret = ret;
+}
+
+EntryDecision Dispatcher::HandleControl(SyscallStop& stop) {
+  switch (static_cast<long>(stop.state.args[0])) {
+    case kControlPing:
+      return {EntryOutcome::kSkip, kControlMagic};
+    case kControlDescribe: {
+      std::string text;
+      for (size_t i = 0; i < slots_.size(); ++i) {
+        text += "plugin " + std::to_string(i) + " " + slots_[i]->name + "\n";
+      }
+      for (const Mount& m : mounts_) {
+        text += "mount " + m.prefix + " " + slots_[m.slot]->name + "\n";
+      }
+      uint64_t buf = stop.state.args[1];
+      size_t len = stop.state.args[2];
+      size_t n = std::min(len, text.size());
+      if (n > 0 && stop.memory->Write(buf, text.data(), n) != 0) {
+        return {EntryOutcome::kSkip, -EFAULT};
+      }
+      return {EntryOutcome::kSkip, static_cast<int64_t>(text.size())};
+    }
+  }
+  return {EntryOutcome::kSkip, -EINVAL};
+}
+
+void Dispatcher::OnNewTask(pid_t parent_tid, pid_t tid, bool is_thread) {
+  ForEachPlugin("OnNewTask", [&](Plugin& p) { p.OnNewTask(parent_tid, tid, is_thread); });
+}
+
+void Dispatcher::OnExec(pid_t pid, pid_t former_tid) {
+  if (former_tid != pid) pending_.erase(former_tid);
+  ForEachPlugin("OnExec", [&](Plugin& p) { p.OnExec(pid); });
+}
+
+void Dispatcher::OnTaskExit(pid_t tid, int wait_status) {
+  pending_.erase(tid);
+  ForEachPlugin("OnTaskExit", [&](Plugin& p) { p.OnTaskExit(tid, wait_status); });
+}
+
+void Dispatcher::Shutdown() {
+  ForEachPlugin("OnShutdown", [&](Plugin& p) { p.OnShutdown(); });
+}
+
+}  // namespace umview

@@ -1,0 +1,64 @@
+// The dispatcher: routes each trapped call through the plugin stack (entry: last loaded first;
+// exit: load order) by syscall number and by path (longest mount prefix), and answers the
+// control channel.
+#pragma once
+
+#include <bitset>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/engine.h"
+#include "umview/plugin.h"
+
+namespace umview {
+
+class Dispatcher final : public EngineClient {
+ public:
+  Dispatcher();
+  ~Dispatcher() override;
+
+  // Adds a plugin on top of the stack (it becomes the outermost) and runs its Init.
+  // Returns false with a one-line *error on bad options. The plugin must outlive the dispatcher.
+  bool AddPlugin(const std::string& name, Plugin* plugin, const Options& options,
+                 std::string* error);
+  // What the engine must trap for the plugins added so far.
+  EngineConfig MakeEngineConfig() const;
+  void Shutdown();
+
+  EntryDecision OnSyscallEntry(SyscallStop& stop) override;
+  void OnSyscallExit(SyscallStop& stop) override;
+  void OnNewTask(pid_t parent_tid, pid_t tid, bool is_thread) override;
+  void OnExec(pid_t pid, pid_t former_tid) override;
+  void OnTaskExit(pid_t tid, int wait_status) override;
+
+  struct Slot;
+  struct Mount {
+    std::string prefix;
+    size_t slot;
+    uint64_t seq;
+  };
+  // The plugin (index) owning `path` among slots [0, upto]: longest prefix, most recent first.
+  // -1 if none.
+  int PathOwner(const std::string& path, size_t upto) const;
+  bool has_mounts() const { return !mounts_.empty(); }
+
+ private:
+  friend class HostImpl;
+  friend class CallImpl;
+  struct Pending;  // exits requested for a thread's current call
+
+  EntryDecision HandleControl(SyscallStop& stop);
+  void DeliverExits(SyscallStop& stop, Pending& p);
+  template <typename F>
+  void ForEachPlugin(const char* hook, F f);
+
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::vector<Mount> mounts_;
+  uint64_t mount_seq_ = 0;
+  bool need_scratch_ = false;
+  std::unordered_map<pid_t, std::unique_ptr<Pending>> pending_;
+};
+
+}  // namespace umview

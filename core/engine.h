@@ -1,0 +1,97 @@
+// The engine interface: turns kernel notifications into syscall and process events for the
+// dispatcher and applies its decisions. Back-ends: ptrace (ptrace_engine.h), kmview (kernel module).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/tracee_memory.h"
+#include "umview/control.h"
+
+namespace umview {
+
+// Registers of one call, arch-neutral. The client edits them; the engine writes back what changed.
+struct SyscallState {
+  long nr = -1;
+  uint64_t args[6] = {};
+  int64_t ret = 0;  // at exit
+  uint64_t ip = 0;
+  uint64_t sp = 0;
+};
+
+// A tracee thread stopped at a syscall entry or exit.
+struct SyscallStop {
+  pid_t tid = 0;
+  pid_t pid = 0;  // thread group
+  SyscallState state;
+  TraceeMemory* memory = nullptr;
+  // This thread's scratch slot in its address space (read-only for the tracee), or 0.
+  uint64_t scratch = 0;
+  size_t scratch_size = 0;
+};
+
+// The three SYSVM outcomes of an entry.
+enum class EntryOutcome {
+  kRunReportExit,  // run (maybe with changed number/args) and stop again at its exit
+  kRunNoExit,      // run (maybe changed), no further stop: one stop in all
+  kSkip,           // do not run; the tracee receives `value`: one stop in all
+};
+
+struct EntryDecision {
+  EntryOutcome outcome = EntryOutcome::kRunNoExit;
+  int64_t value = 0;
+};
+
+// What the engine reports to (the dispatcher).
+class EngineClient {
+ public:
+  virtual ~EngineClient() = default;
+  virtual EntryDecision OnSyscallEntry(SyscallStop& stop) = 0;
+  // Only after an entry decided kRunReportExit. stop.state.ret may be changed.
+  virtual void OnSyscallExit(SyscallStop& stop) = 0;
+  virtual void OnNewTask(pid_t parent_tid, pid_t tid, bool is_thread) = 0;
+  // A successful execve; former_tid differs from pid when a non-leader thread exec'd.
+  virtual void OnExec(pid_t pid, pid_t former_tid) = 0;
+  virtual void OnTaskExit(pid_t tid, int wait_status) = 0;
+};
+
+struct EngineConfig {
+  std::vector<int> trapped;     // syscall numbers that must stop the tracee
+  bool trap_all = false;        // every syscall stops (observers such as umtrace without filter)
+  bool need_scratch = false;    // set up a scratch area in every address space after execve
+  bool count_stops = false;     // keep per-syscall stop counters (--stats)
+};
+
+// Per-syscall stop counters, by outcome.
+struct StopCounters {
+  uint64_t entry_only = 0;   // kRunNoExit
+  uint64_t entry_exit = 0;   // kRunReportExit
+  uint64_t skipped = 0;      // kSkip
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  virtual const char* name() const = 0;
+  // Forks and execs argv[0] (searched in PATH) as the root tracee with `env`.
+  // Returns false with a one-line *error (e.g. "ls: command not found") on failure.
+  virtual bool Start(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                     const EngineConfig& config, std::string* error) = 0;
+  // Serves the tracees until the last has gone; returns the root tracee's wait status.
+  virtual int Run(EngineClient& client) = 0;
+  virtual pid_t root_pid() const = 0;
+  // Indexed by syscall number; filled when config.count_stops.
+  virtual const std::vector<StopCounters>& counters() const = 0;
+};
+
+std::unique_ptr<Engine> MakePtraceEngine();
+
+// Reserved syscall number of the control channel between tools in a view and umview. Outside a
+// view it fails with ENOSYS: the kernel has no such call.
+inline constexpr long kControlSyscall = kControlNr;
+
+}  // namespace umview

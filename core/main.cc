@@ -1,0 +1,160 @@
+// umview: run a command in a view.
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/cli.h"
+#include "core/config.h"
+#include "core/dispatcher.h"
+#include "core/engine.h"
+#include "core/log.h"
+#include "core/plugin_loader.h"
+
+extern char** environ;
+
+namespace umview {
+namespace {
+
+volatile pid_t g_root = -1;
+
+// Signals sent to umview by another process go to the command. Keyboard signals (SI_KERNEL)
+// reach the command from the terminal by themselves; umview must not die from them.
+void Forward(int sig, siginfo_t* info, void*) {
+  bool from_tty = info != nullptr && info->si_code == SI_KERNEL;
+  if (from_tty && (sig == SIGINT || sig == SIGQUIT)) return;
+  if (g_root > 0) kill(g_root, sig);
+}
+
+void SetUpSignals() {
+  struct sigaction sa {};
+  sa.sa_sigaction = Forward;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2}) sigaction(sig, &sa, nullptr);
+  // A background umview must not stop on terminal output while the view's shell owns the tty.
+  signal(SIGTTOU, SIG_IGN);
+  signal(SIGTTIN, SIG_IGN);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+int Usage(const std::string& error) {
+  fprintf(stderr, "umview: %s (try 'umview --help')\n", error.c_str());
+  return 2;
+}
+
+void PrintStats(const Engine& engine) {
+  const auto& c = engine.counters();
+  std::vector<std::pair<uint64_t, int>> order;
+  uint64_t total = 0;
+  for (size_t i = 0; i < c.size(); ++i) {
+    uint64_t n = c[i].entry_only + c[i].entry_exit + c[i].skipped;
+    if (n) order.push_back({n, static_cast<int>(i)});
+    total += n;
+  }
+  std::sort(order.rbegin(), order.rend());
+  fprintf(stderr, "umview: stops by system call (engine %s)\n", engine.name());
+  fprintf(stderr, "%-20s %10s %10s %10s %10s\n", "syscall", "stops", "entry", "entry+exit",
+          "skipped");
+  for (auto [n, nr] : order) {
+    const SyscallInfo* s = LookupSyscall(nr);
+    fprintf(stderr, "%-20s %10llu %10llu %10llu %10llu\n", s ? s->name : "?",
+            (unsigned long long)(n + c[nr].entry_exit), (unsigned long long)c[nr].entry_only,
+            (unsigned long long)c[nr].entry_exit, (unsigned long long)c[nr].skipped);
+  }
+  fprintf(stderr, "%-20s %10llu\n", "total calls", (unsigned long long)total);
+}
+
+int Main(int argc, char** argv) {
+  CommandLine cl;
+  std::string error;
+  if (!ParseCommandLine(argc, argv, &cl, &error)) return Usage(error);
+  if (cl.help) {
+    fputs(UsageText(), stdout);
+    return 0;
+  }
+  if (cl.version) {
+    printf("umview %s (plugin ABI %u)\n", kVersion, kAbiVersion);
+    return 0;
+  }
+  if (!cl.log_file.empty() && !SetLogOutput(cl.log_file)) {
+    return Usage("--log " + cl.log_file + ": " + strerror(errno));
+  }
+  if (cl.verbose) SetLogLevel(LogLevel::kInfo);
+
+  std::unique_ptr<Engine> engine;
+  if (cl.engine == "kmview") {
+    struct stat st;
+    if (stat("/dev/kmview", &st) != 0) {
+      fprintf(stderr,
+              "umview: engine 'kmview' needs the kmview kernel module (/dev/kmview: %s)\n",
+              strerror(errno));
+      return 2;
+    }
+    fprintf(stderr, "umview: engine 'kmview' is not built into this umview yet\n");
+    return 2;
+  }
+  engine = MakePtraceEngine();
+
+  Dispatcher dispatcher;
+  std::vector<std::unique_ptr<LoadedPlugin>> plugins;
+  std::string names;
+  for (const PluginSpec& ps : cl.plugins) {
+    auto lp = LoadPlugin(ps.spec, &error);
+    if (!lp) {
+      fprintf(stderr, "umview: %s\n", error.c_str());
+      return 2;
+    }
+    if (!dispatcher.AddPlugin(lp->name(), lp->plugin(), ps.options, &error)) {
+      fprintf(stderr, "umview: %s\n", error.c_str());
+      return 2;
+    }
+    names += (names.empty() ? "" : ",") + lp->name();
+    plugins.push_back(std::move(lp));
+  }
+
+  std::vector<std::string> command = cl.command;
+  if (command.empty()) {
+    const char* shell = getenv("SHELL");
+    command.push_back(shell && *shell ? shell : "/bin/sh");
+  }
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) {
+    std::string s = *e;
+    if (s.rfind("UMVIEW=", 0) == 0 || s.rfind("UMVIEW_PID=", 0) == 0 ||
+        s.rfind("UMVIEW_PLUGINS=", 0) == 0) {
+      continue;
+    }
+    env.push_back(std::move(s));
+  }
+  env.push_back("UMVIEW=1");
+  env.push_back("UMVIEW_PID=" + std::to_string(getpid()));
+  env.push_back("UMVIEW_PLUGINS=" + names);
+
+  EngineConfig config = dispatcher.MakeEngineConfig();
+  config.count_stops = cl.stats;
+  SetUpSignals();
+  if (!engine->Start(command, env, config, &error)) {
+    fprintf(stderr, "umview: %s\n", error.c_str());
+    return 2;
+  }
+  g_root = engine->root_pid();
+  int status = engine->Run(dispatcher);
+  dispatcher.Shutdown();
+  if (cl.stats) PrintStats(*engine);
+  plugins.clear();
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return WEXITSTATUS(status);
+}
+
+}  // namespace
+}  // namespace umview
+
+int main(int argc, char** argv) { return umview::Main(argc, argv); }

@@ -1,0 +1,496 @@
+// The ptrace engine: PTRACE_SEIZE + a seccomp filter with SECCOMP_RET_TRACE. A trapped call costs
+// one stop when it runs without an exit report or is skipped, two when its exit is reported.
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/engine.h"
+#include "core/log.h"
+#include "core/regs.h"
+#include "core/seccomp_filter.h"
+
+namespace umview {
+namespace {
+
+constexpr size_t kScratchSlot = 16 * 1024;          // two PATH_MAX strings and some room
+constexpr size_t kScratchSlots = 2048;              // threads of one address space needing scratch
+constexpr size_t kScratchSize = kScratchSlot * kScratchSlots;
+
+// Scratch memory of one address space: a PROT_READ private anonymous mapping (the tracee cannot
+// write it; we write through /proc/PID/mem), cut into per-thread slots.
+struct AddressSpace {
+  uint64_t base = 0;
+  std::vector<bool> used;
+  int Acquire() {
+    if (base == 0) return -1;
+    if (used.empty()) used.resize(kScratchSlots);
+    for (size_t i = 0; i < used.size(); ++i) {
+      if (!used[i]) {
+        used[i] = true;
+        return static_cast<int>(i);
+      }
+    }
+    return -1;
+  }
+  void Release(int slot) {
+    if (slot >= 0 && static_cast<size_t>(slot) < used.size()) used[slot] = false;
+  }
+};
+
+// Where a thread is in the scratch set-up that follows an execve.
+enum class Inject { kNone, kAwaitExecExit, kAwaitEntry, kAwaitExit };
+
+struct Task {
+  pid_t tid = 0;
+  pid_t pid = 0;
+  bool started = false;       // initial attach stop seen
+  bool announced = false;     // parent's clone event seen (or root)
+  bool held = false;          // initial stop seen before the parent's event: resume later
+  bool expect_exit = false;   // resumed with PTRACE_SYSCALL for an exit report
+  std::shared_ptr<AddressSpace> as;
+  int slot = -1;
+  std::unique_ptr<TraceeMemory> mem;
+  Inject inject = Inject::kNone;
+  Regs saved;                 // registers around an injected call
+  unsigned char saved_text[Regs::kSyscallInsnLen] = {};
+};
+
+class PtraceEngine final : public Engine {
+ public:
+  const char* name() const override { return "ptrace"; }
+  bool Start(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+             const EngineConfig& config, std::string* error) override;
+  int Run(EngineClient& client) override;
+  pid_t root_pid() const override { return root_; }
+  const std::vector<StopCounters>& counters() const override { return counters_; }
+
+ private:
+  Task& GetTask(pid_t tid);
+  void Resume(Task& t, int sig = 0);
+  void HandleStop(pid_t tid, int status);
+  void HandleSeccomp(Task& t);
+  void HandleSyscallStop(Task& t);
+  void HandleClone(Task& t, int event);
+  void HandleExec(Task& t);
+  void BeginInject(Task& t);
+  void FinishInject(Task& t);
+  void Gone(pid_t tid, int status);
+  SyscallStop MakeStop(Task& t, const Regs& regs);
+
+  EngineClient* client_ = nullptr;
+  EngineConfig config_;
+  pid_t root_ = -1;
+  int root_status_ = 0;
+  std::unordered_map<pid_t, std::unique_ptr<Task>> tasks_;
+  std::vector<StopCounters> counters_;
+};
+
+// The child side of Start(): wait for the tracer to seize us, install the filter, exec.
+[[noreturn]] void ChildExec(int sync_fd, const SeccompFilter& filter,
+                            const std::vector<std::string>& argv,
+                            const std::vector<std::string>& env) {
+  char c;
+  while (read(sync_fd, &c, 1) < 0 && errno == EINTR) {
+  }
+  close(sync_fd);
+  // Signals umview ignores or handles must be default again for the command.
+  for (int sig : {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGTTOU, SIGTTIN, SIGTSTP, SIGPIPE, SIGUSR1,
+                  SIGUSR2, SIGCHLD}) {
+    signal(sig, SIG_DFL);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  std::vector<char*> cargv, cenv;
+  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+  cargv.push_back(nullptr);
+  for (const auto& e : env) cenv.push_back(const_cast<char*>(e.c_str()));
+  cenv.push_back(nullptr);
+  int r = filter.Install();
+  if (r != 0) {
+    dprintf(2, "umview: cannot install the seccomp filter: %s\n", strerror(-r));
+    _exit(126);
+  }
+  execvpe(cargv[0], cargv.data(), cenv.data());
+  // Reported from inside the view, like a shell would: 127 not found, 126 not executable.
+  int e = errno;
+  if (e == ENOENT) {
+    dprintf(2, "umview: %s: command not found\n", cargv[0]);
+  } else {
+    dprintf(2, "umview: %s: %s\n", cargv[0], strerror(e));
+  }
+  _exit(e == ENOENT ? 127 : 126);
+}
+
+bool PtraceEngine::Start(const std::vector<std::string>& argv,
+                         const std::vector<std::string>& env, const EngineConfig& config,
+                         std::string* error) {
+  config_ = config;
+  counters_.assign(512, {});
+  std::vector<int> trapped = config.trapped;
+  trapped.push_back(kControlSyscall);
+  SeccompFilter filter(trapped, config.trap_all);
+  if (!filter.Build(error)) return false;
+
+  int sync[2];
+  if (pipe2(sync, O_CLOEXEC) != 0) {
+    *error = std::string("pipe: ") + strerror(errno);
+    return false;
+  }
+  pid_t child = fork();
+  if (child < 0) {
+    *error = std::string("fork: ") + strerror(errno);
+    return false;
+  }
+  if (child == 0) {
+    close(sync[1]);
+    ChildExec(sync[0], filter, argv, env);
+  }
+  close(sync[0]);
+  long opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK |
+              PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC | PTRACE_O_TRACESECCOMP |
+              PTRACE_O_EXITKILL;
+  if (ptrace(PTRACE_SEIZE, child, nullptr, opts) != 0) {
+    *error = std::string("ptrace(PTRACE_SEIZE, pid=") + std::to_string(child) +
+             "): " + strerror(errno);
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, 0);
+    return false;
+  }
+  root_ = child;
+  Task& t = GetTask(child);
+  t.pid = child;
+  t.started = true;  // seized while running: no initial stop
+  t.announced = true;
+  t.as = std::make_shared<AddressSpace>();
+  // Only now may the child install the filter: RET_TRACE without a tracer fails with ENOSYS.
+  (void)!write(sync[1], "g", 1);
+  close(sync[1]);
+  return true;
+}
+
+Task& PtraceEngine::GetTask(pid_t tid) {
+  auto it = tasks_.find(tid);
+  if (it != tasks_.end()) return *it->second;
+  auto t = std::make_unique<Task>();
+  t->tid = tid;
+  t->pid = tid;
+  t->mem = std::make_unique<TraceeMemory>(tid);
+  Task& ref = *t;
+  tasks_.emplace(tid, std::move(t));
+  return ref;
+}
+
+void PtraceEngine::Resume(Task& t, int sig) {
+  bool want_syscall = t.expect_exit || t.inject != Inject::kNone;
+  ptrace(want_syscall ? PTRACE_SYSCALL : PTRACE_CONT, t.tid, nullptr,
+         reinterpret_cast<void*>(static_cast<intptr_t>(sig)));
+  // ESRCH: killed meanwhile; its death is reported by waitpid.
+}
+
+int PtraceEngine::Run(EngineClient& client) {
+  client_ = &client;
+  while (!tasks_.empty()) {
+    int status;
+    pid_t tid = waitpid(-1, &status, __WALL);
+    if (tid < 0) {
+      if (errno == EINTR) continue;
+      if (errno == ECHILD) break;
+      Log(LogLevel::kError, std::string("waitpid: ") + strerror(errno));
+      break;
+    }
+    if (WIFEXITED(status) || WIFSIGNALED(status)) {
+      Gone(tid, status);
+    } else if (WIFSTOPPED(status)) {
+      HandleStop(tid, status);
+    }
+  }
+  return root_status_;
+}
+
+void PtraceEngine::Gone(pid_t tid, int status) {
+  auto it = tasks_.find(tid);
+  if (it == tasks_.end()) return;
+  Task& t = *it->second;
+  if (t.as) t.as->Release(t.slot);
+  client_->OnTaskExit(tid, status);
+  if (tid == root_) root_status_ = status;
+  tasks_.erase(it);
+}
+
+SyscallStop PtraceEngine::MakeStop(Task& t, const Regs& regs) {
+  SyscallStop s;
+  s.tid = t.tid;
+  s.pid = t.pid;
+  s.state.nr = regs.nr();
+  for (int i = 0; i < 6; ++i) s.state.args[i] = regs.arg(i);
+  s.state.ret = regs.ret();
+  s.state.ip = regs.ip();
+  s.state.sp = regs.sp();
+  s.memory = t.mem.get();
+  if (t.as && t.as->base != 0) {
+    if (t.slot < 0) t.slot = t.as->Acquire();
+    if (t.slot >= 0) {
+      s.scratch = t.as->base + static_cast<uint64_t>(t.slot) * kScratchSlot;
+      s.scratch_size = kScratchSlot;
+    }
+  }
+  return s;
+}
+
+void PtraceEngine::HandleStop(pid_t tid, int status) {
+  Task& t = GetTask(tid);
+  int sig = WSTOPSIG(status);
+  int event = status >> 16;
+
+  if (!t.started) {
+    // The initial stop of an auto-attached child (PTRACE_EVENT_STOP with SIGSTOP).
+    t.started = true;
+    if (t.announced) {
+      Resume(t);
+    } else {
+      t.held = true;  // wait for the parent's clone event to know its address space
+    }
+    return;
+  }
+
+  if (sig == (SIGTRAP | 0x80)) {
+    HandleSyscallStop(t);
+    return;
+  }
+  switch (event) {
+    case PTRACE_EVENT_SECCOMP:
+      if (t.inject != Inject::kNone) {
+        Resume(t);  // the injected call itself hit the filter: let it run
+      } else {
+        HandleSeccomp(t);
+      }
+      return;
+    case PTRACE_EVENT_FORK:
+    case PTRACE_EVENT_VFORK:
+    case PTRACE_EVENT_CLONE:
+      HandleClone(t, event);
+      return;
+    case PTRACE_EVENT_EXEC:
+      HandleExec(t);
+      return;
+    case PTRACE_EVENT_STOP:
+      if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) {
+        // Group-stop: stay stopped but let SIGCONT (and the real parent's wait) see it.
+        ptrace(PTRACE_LISTEN, tid, nullptr, nullptr);
+      } else {
+        Resume(t);
+      }
+      return;
+    case 0:
+      break;
+    default:
+      Resume(t);
+      return;
+  }
+  // Signal-delivery stop: deliver the signal unchanged.
+  Resume(t, sig);
+}
+
+void PtraceEngine::HandleSeccomp(Task& t) {
+  Regs regs;
+  if (regs.Fetch(t.tid) != 0) return;  // killed under us; waitpid reports it
+  SyscallStop stop = MakeStop(t, regs);
+  SyscallState before = stop.state;
+  EntryDecision d = client_->OnSyscallEntry(stop);
+  long nr = before.nr;
+  if (config_.count_stops && nr >= 0 && nr < static_cast<long>(counters_.size())) {
+    auto& c = counters_[nr];
+    if (d.outcome == EntryOutcome::kSkip) {
+      ++c.skipped;
+    } else if (d.outcome == EntryOutcome::kRunReportExit) {
+      ++c.entry_exit;
+    } else {
+      ++c.entry_only;
+    }
+  }
+  bool changed = stop.state.nr != before.nr ||
+                 memcmp(stop.state.args, before.args, sizeof before.args) != 0;
+  if (d.outcome == EntryOutcome::kSkip) {
+    regs.SkipSyscall(d.value);
+    changed = true;
+  } else if (changed) {
+    regs.set_nr(stop.state.nr);
+    for (int i = 0; i < 6; ++i) regs.set_arg(i, stop.state.args[i]);
+  }
+  if (changed && regs.Store(t.tid) != 0) return;
+  t.expect_exit = d.outcome == EntryOutcome::kRunReportExit;
+  Resume(t);
+}
+
+void PtraceEngine::HandleSyscallStop(Task& t) {
+  switch (t.inject) {
+    case Inject::kAwaitExecExit:
+      if (t.expect_exit) {
+        // The dispatcher asked for execve's exit: report it before setting up scratch.
+        t.expect_exit = false;
+        Regs regs;
+        if (regs.Fetch(t.tid) == 0) {
+          SyscallStop stop = MakeStop(t, regs);
+          client_->OnSyscallExit(stop);
+          if (stop.state.ret != regs.ret()) {
+            regs.set_ret(stop.state.ret);
+            regs.Store(t.tid);
+          }
+        }
+      }
+      BeginInject(t);
+      return;
+    case Inject::kAwaitEntry:
+      t.inject = Inject::kAwaitExit;
+      Resume(t);
+      return;
+    case Inject::kAwaitExit:
+      FinishInject(t);
+      return;
+    case Inject::kNone:
+      break;
+  }
+  if (!t.expect_exit) {
+    Resume(t);
+    return;
+  }
+  t.expect_exit = false;
+  Regs regs;
+  if (regs.Fetch(t.tid) != 0) return;
+  SyscallStop stop = MakeStop(t, regs);
+  client_->OnSyscallExit(stop);
+  if (stop.state.ret != regs.ret()) {
+    regs.set_ret(stop.state.ret);
+    if (regs.Store(t.tid) != 0) return;
+  }
+  Resume(t);
+}
+
+void PtraceEngine::HandleClone(Task& t, int event) {
+  unsigned long msg = 0;
+  ptrace(PTRACE_GETEVENTMSG, t.tid, nullptr, &msg);
+  pid_t child = static_cast<pid_t>(msg);
+  Task& c = GetTask(child);
+  c.announced = true;
+  // The flags the kernel used, from the parent's registers at the event (after any rewriting).
+  uint64_t flags = 0;
+  Regs regs;
+  if (regs.Fetch(t.tid) == 0) {
+    if (regs.nr() == SYS_clone) {
+      flags = regs.arg(0);
+    } else if (regs.nr() == SYS_clone3) {
+      t.mem->Read(regs.arg(0), &flags, sizeof flags);
+    } else if (regs.nr() == SYS_vfork) {
+      flags = CLONE_VM | CLONE_VFORK;
+    }
+  }
+  if (event == PTRACE_EVENT_VFORK) flags |= CLONE_VM;
+  bool thread = (flags & CLONE_THREAD) != 0;
+  c.pid = thread ? t.pid : child;
+  // Shared memory (threads, vfork, CLONE_VM) shares the scratch slots; a fork copies the
+  // mapping to the same address with no slot in use.
+  if (flags & CLONE_VM) {
+    c.as = t.as;
+  } else {
+    c.as = std::make_shared<AddressSpace>();
+    if (t.as) c.as->base = t.as->base;
+  }
+  client_->OnNewTask(t.tid, child, thread);
+  if (c.held) {
+    c.held = false;
+    Resume(c);
+  }
+  Resume(t);
+}
+
+void PtraceEngine::HandleExec(Task& t) {
+  unsigned long former = 0;
+  ptrace(PTRACE_GETEVENTMSG, t.tid, nullptr, &former);
+  pid_t former_tid = static_cast<pid_t>(former);
+  Task* task = &t;
+  if (former_tid != t.tid && former_tid > 0) {
+    // A non-leader thread exec'd: it now has the leader's tid; the old leader is gone without
+    // an exit report, and its record is replaced by the exec'ing thread's.
+    auto it = tasks_.find(former_tid);
+    if (it != tasks_.end()) {
+      std::unique_ptr<Task> moved = std::move(it->second);
+      tasks_.erase(it);
+      if (t.as) t.as->Release(t.slot);
+      moved->tid = t.tid;
+      moved->mem = std::make_unique<TraceeMemory>(t.tid);
+      tasks_[t.tid] = std::move(moved);  // destroys the old leader's record (t)
+      task = tasks_[t.tid].get();
+    }
+  }
+  Task& x = *task;
+  x.pid = x.tid;
+  if (x.as) x.as->Release(x.slot);
+  x.slot = -1;
+  x.as = std::make_shared<AddressSpace>();
+  x.mem->Reset(x.tid);
+  client_->OnExec(x.tid, former_tid);
+  if (config_.need_scratch) {
+    x.inject = Inject::kAwaitExecExit;
+  }
+  Resume(x);
+}
+
+// At the execve exit stop: make the tracee run mmap() for its scratch area. We plant a syscall
+// instruction at the current ip (the new program's entry point) and put the text back after.
+void PtraceEngine::BeginInject(Task& t) {
+  if (t.saved.Fetch(t.tid) != 0) return;
+  uint64_t ip = t.saved.ip();
+  if (t.mem->Read(ip, t.saved_text, sizeof t.saved_text) != 0 ||
+      t.mem->WriteForce(ip, Regs::kSyscallInsn, sizeof Regs::kSyscallInsn) != 0) {
+    Log(LogLevel::kWarning, "pid " + std::to_string(t.tid) +
+                                ": cannot plant the scratch set-up call; path rewriting off");
+    t.inject = Inject::kNone;
+    Resume(t);
+    return;
+  }
+  Regs r = t.saved;
+  const uint64_t args[6] = {0, kScratchSize, PROT_READ,
+                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                            static_cast<uint64_t>(-1), 0};
+  r.SetupSyscall(SYS_mmap, args);
+  if (r.Store(t.tid) != 0) return;
+  t.inject = Inject::kAwaitEntry;
+  Resume(t);
+}
+
+void PtraceEngine::FinishInject(Task& t) {
+  Regs r;
+  if (r.Fetch(t.tid) != 0) return;
+  int64_t base = r.ret();
+  t.mem->WriteForce(t.saved.ip(), t.saved_text, sizeof t.saved_text);
+  t.saved.Store(t.tid);
+  t.inject = Inject::kNone;
+  if (base < 0 && base > -4096) {
+    Log(LogLevel::kWarning, "pid " + std::to_string(t.tid) + ": scratch mmap failed: " +
+                                strerror(static_cast<int>(-base)));
+  } else if (t.as) {
+    t.as->base = static_cast<uint64_t>(base);
+  }
+  Resume(t);
+}
+
+}  // namespace
+
+std::unique_ptr<Engine> MakePtraceEngine() { return std::make_unique<PtraceEngine>(); }
+
+}  // namespace umview

@@ -1,0 +1,84 @@
+// Builds the filter with libseccomp and exports the BPF so the child only needs prctl+seccomp.
+#include "core/seccomp_filter.h"
+
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <seccomp.h>
+#include <linux/capability.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace umview {
+namespace {
+
+bool HaveSysAdmin() {
+  // CAP_SYS_ADMIN lets us install a filter without no_new_privs, so setuid programs keep
+  // working as they do outside when umview runs as root.
+  struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capget, &hdr, data) != 0) return false;
+  return (data[0].effective & (1u << CAP_SYS_ADMIN)) != 0;
+}
+
+}  // namespace
+
+SeccompFilter::SeccompFilter(const std::vector<int>& trapped, bool trap_all)
+    : trapped_(trapped), trap_all_(trap_all) {}
+
+SeccompFilter::~SeccompFilter() = default;
+
+bool SeccompFilter::Build(std::string* error) {
+  scmp_filter_ctx ctx = seccomp_init(trap_all_ ? SCMP_ACT_TRACE(0) : SCMP_ACT_ALLOW);
+  if (ctx == nullptr) {
+    *error = "seccomp_init failed";
+    return false;
+  }
+  nnp_ = !HaveSysAdmin();
+  seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);  // we set no_new_privs ourselves in Install()
+  seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ERRNO(ENOSYS));
+  bool ok = true;
+  if (!trap_all_) {
+    for (int nr : trapped_) {
+      int r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(0), nr, 0);
+      if (r != 0) {
+        *error = "seccomp_rule_add(" + std::to_string(nr) + "): " + strerror(-r);
+        ok = false;
+        break;
+      }
+    }
+  }
+  if (ok) {
+    // Export through a memfd: libseccomp only writes BPF to a file descriptor.
+    int fd = memfd_create("umview-bpf", MFD_CLOEXEC);
+    if (fd < 0 || seccomp_export_bpf(ctx, fd) != 0) {
+      *error = "seccomp_export_bpf failed";
+      ok = false;
+    } else {
+      off_t size = lseek(fd, 0, SEEK_END);
+      prog_.resize(size);
+      if (pread(fd, prog_.data(), size, 0) != size) {
+        *error = "reading exported BPF failed";
+        ok = false;
+      }
+    }
+    if (fd >= 0) close(fd);
+  }
+  seccomp_release(ctx);
+  return ok;
+}
+
+int SeccompFilter::Install() const {
+  if (nnp_ && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -errno;
+  struct sock_fprog prog;
+  prog.len = static_cast<unsigned short>(prog_.size() / sizeof(struct sock_filter));
+  prog.filter = reinterpret_cast<struct sock_filter*>(const_cast<char*>(prog_.data()));
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) return -errno;
+  return 0;
+}
+
+}  // namespace umview

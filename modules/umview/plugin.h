@@ -1,0 +1,139 @@
+// The plugin interface: the only header (with syscalls.h and remote_ptr.h) a plugin compiles against.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "umview/remote_ptr.h"
+#include "umview/syscalls.h"
+
+namespace umview {
+
+// Bumped whenever a class layout or virtual function table below changes.
+// The loader refuses a plugin built against another version.
+inline constexpr uint32_t kAbiVersion = 1;
+
+// One `key=value` or `flag` item of `-p plugin,OPT,OPT`. For a flag, has_value is false.
+struct Option {
+  std::string key;
+  std::string value;
+  bool has_value = false;
+};
+using Options = std::vector<Option>;
+
+enum class LogLevel { kDebug, kInfo, kWarning, kError };
+
+// A system call stopped at entry (or exit) in one tracee thread, as seen by one plugin.
+// Valid only during the hook it is passed to.
+class Call {
+ public:
+  virtual ~Call() = default;
+
+  virtual pid_t tid() const = 0;
+  virtual pid_t pid() const = 0;  // thread group id
+
+  // The call number as outer plugins left it (the tracee's own number for the outermost plugin).
+  virtual int nr() const = 0;
+  const SyscallInfo* info() const { return LookupSyscall(nr()); }
+  virtual uint64_t arg(int i) const = 0;
+
+  // Change the call inward plugins and the kernel will see. At exit these are the entry values.
+  virtual void SetNr(int nr) = 0;
+  virtual void SetArg(int i, uint64_t value) = 0;
+
+  // Path argument i resolved in the view: absolute, lexically normalized against the tracee's
+  // cwd or dirfd, symlinks not followed. nullptr if arg i is not a path or cannot be read;
+  // then PathError(i) is the errno the call should fail with (EFAULT, ENAMETOOLONG).
+  virtual const std::string* Path(int i) = 0;
+  virtual int PathError(int i) = 0;
+  // Replace path argument i: the string is placed in per-thread scratch memory the tracee
+  // cannot write, and inner plugins see the new path. Returns 0 or -errno.
+  virtual int SetPath(int i, std::string_view path) = 0;
+
+  // Complete the call here: no inner plugin and no kernel sees it; the tracee receives
+  // `value` (a negative errno for a failure). Outer plugins that asked for the exit see it.
+  virtual void Return(int64_t value) = 0;
+  void Fail(int err) { Return(-static_cast<int64_t>(err)); }
+  virtual bool completed() const = 0;
+
+  // Ask for OnExit of this plugin for this call (outcome: run and report the exit).
+  virtual void RequestExit() = 0;
+
+  // At exit: the value the tracee will receive, and a way to change it.
+  virtual bool at_exit() const = 0;
+  virtual int64_t result() const = 0;
+  virtual void SetResult(int64_t value) = 0;
+
+  // Tracee memory. All-or-nothing; return 0 or -errno (-EFAULT for unmapped memory).
+  virtual int Read(RemotePtr<void> addr, void* buf, size_t len) = 0;
+  virtual int Write(RemotePtr<void> addr, const void* buf, size_t len) = 0;
+  // Reads up to the NUL (not included) or `max` bytes, never faulting on unmapped memory
+  // past the NUL. Returns the length read, -ENAMETOOLONG when no NUL within max, or -EFAULT.
+  virtual int64_t ReadString(RemotePtr<char> addr, std::string* out, size_t max = 4096) = 0;
+
+  // Copies `len` bytes into this thread's scratch area (read-only for the tracee) and returns
+  // its address; valid until the call returns. Null if no scratch could be set up.
+  virtual RemotePtr<void> PutScratch(const void* data, size_t len) = 0;
+};
+
+// Services the core offers a plugin. Registration may change at run time; a class of calls the
+// seccomp filter did not trap when the view started is only seen once it is trapped.
+class Host {
+ public:
+  virtual ~Host() = default;
+  // Route every call with this number to the plugin.
+  virtual void ClaimSyscall(int nr) = 0;
+  // Route every trapped call to the plugin, and trap everything (strace-like observers).
+  virtual void ClaimAllSyscalls() = 0;
+  // Route path calls whose path lies at or under `prefix` (absolute) to the plugin.
+  virtual void AddMount(std::string_view prefix) = 0;
+  virtual void RemoveMount(std::string_view prefix) = 0;
+  // The plugin will rewrite arguments (needs per-process scratch memory).
+  virtual void NeedScratch() = 0;
+  virtual void Log(LogLevel level, std::string_view message) = 0;
+};
+
+class Plugin {
+ public:
+  virtual ~Plugin() = default;
+  // Parse options and register routes. Return false with a one-line *error for bad options:
+  // umview then prints "PLUGIN: ERROR" and exits with status 2 before starting anything.
+  virtual bool Init(Host& host, const Options& options, std::string* error) = 0;
+  // A routed call at entry; the plugin passes (does nothing), modifies, or completes it.
+  virtual void OnEntry(Call& call) { (void)call; }
+  // The exit of a call whose entry this plugin saw and for which it called RequestExit().
+  virtual void OnExit(Call& call) { (void)call; }
+  // Process events (all tracees, whatever the routing).
+  virtual void OnNewTask(pid_t parent_tid, pid_t tid, bool is_thread) {
+    (void)parent_tid, (void)tid, (void)is_thread;
+  }
+  virtual void OnExec(pid_t pid) { (void)pid; }
+  virtual void OnTaskExit(pid_t tid, int wait_status) { (void)tid, (void)wait_status; }
+  // The last tracee has gone; flush logs.
+  virtual void OnShutdown() {}
+};
+
+// What a plugin exports (through UMVIEW_PLUGIN) for the loader.
+struct PluginDescriptor {
+  uint32_t abi_version;
+  const char* name;
+  const char* summary;
+  Plugin* (*create)();
+};
+
+}  // namespace umview
+
+#include <boost/dll/alias.hpp>
+
+// Exports a plugin class. Use once per shared object, at namespace scope:
+//   UMVIEW_PLUGIN(MyPlugin, "my", "one line saying what it does")
+#define UMVIEW_PLUGIN(Class, name, summary)                                                  \
+  namespace umview_plugin_export {                                                          \
+  ::umview::Plugin* Create() { return new Class(); }                                        \
+  const ::umview::PluginDescriptor descriptor{::umview::kAbiVersion, name, summary, &Create}; \
+  }                                                                                         \
+  BOOST_DLL_ALIAS(umview_plugin_export::descriptor, umview_plugin_v1)
