@@ -3,11 +3,13 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <exception>
+#include <algorithm>
 #include <optional>
 
 #include "core/log.h"
@@ -31,6 +33,7 @@ struct ExitRequest {
 
 struct Dispatcher::Pending {
   std::vector<ExitRequest> exits;  // outermost first
+  std::string vfd_open;            // FIFO path of a virtual descriptor being opened
 };
 
 class HostImpl final : public Host {
@@ -86,6 +89,7 @@ class CallImpl final : public Call {
  public:
   CallImpl(Dispatcher& d, SyscallStop& stop, bool at_exit)
       : d_(d), stop_(stop), at_exit_(at_exit) {}
+  void set_slot(size_t slot) { slot_ = slot; }
 
   pid_t tid() const override { return stop_.tid; }
   pid_t pid() const override { return stop_.pid; }
@@ -124,7 +128,29 @@ class CallImpl final : public Call {
     completed_ = true;
     value_ = value;
   }
-  bool completed() const override { return completed_; }
+  bool completed() const override { return completed_ || !vfd_path_.empty(); }
+  int ReturnFile(std::shared_ptr<VirtualFile> file, int flags) override {
+    if (at_exit_ || completed()) return -EINVAL;
+    if (!file) return -EINVAL;
+    int err = 0;
+    std::string fifo = d_.vfds_.Create(std::move(file), slot_, &err);
+    if (fifo.empty()) return -err;
+    RemotePtr<void> p = PutScratch(fifo.c_str(), fifo.size() + 1);
+    if (!p) {
+      d_.vfds_.Abandon(fifo);
+      return -ENOMEM;
+    }
+    // The tracee opens the FIFO instead: it gets a real descriptor for the virtual file.
+    stop_.state.nr = SYS_openat;
+    stop_.state.args[0] = static_cast<uint64_t>(AT_FDCWD);
+    stop_.state.args[1] = p.addr();
+    stop_.state.args[2] = O_RDWR | (flags & (O_CLOEXEC | O_NONBLOCK));
+    stop_.state.args[3] = 0;
+    for (auto& c : paths_) c.valid = false;
+    vfd_path_ = fifo;
+    return 0;
+  }
+  const std::string& vfd_path() const { return vfd_path_; }
   void RequestExit() override { exit_requested_ = true; }
   bool at_exit() const override { return at_exit_; }
   int64_t result() const override { return at_exit_ ? stop_.state.ret : value_; }
@@ -219,6 +245,8 @@ class CallImpl final : public Call {
   bool completed_ = false;
   bool exit_requested_ = false;
   int64_t value_ = 0;
+  size_t slot_ = 0;
+  std::string vfd_path_;
   size_t scratch_used_ = 0;
   PathCache paths_[6];
 };
@@ -266,6 +294,16 @@ EngineConfig Dispatcher::MakeEngineConfig() const {
     if (trap.test(i)) c.trapped.push_back(i);
   }
   c.need_scratch = need_scratch_;
+  // Calls on descriptors, trapped only in processes that hold virtual descriptors. Descriptor
+  // table calls (dup, close, fcntl) and readiness (epoll) stay native: the FIFO does the work.
+  for (const SyscallInfo* s = SyscallsBegin(); s != SyscallsEnd(); ++s) {
+    if (!(s->classes & kClassFd) || (s->classes & kClassFdTable) || trap.test(s->nr)) continue;
+    if (s->nr == SYS_epoll_ctl || s->nr == SYS_epoll_wait || s->nr == SYS_epoll_pwait ||
+        s->nr == SYS_epoll_pwait2) {
+      continue;
+    }
+    c.fd_trapped.push_back(s->nr);
+  }
   return c;
 }
 
@@ -301,9 +339,34 @@ EntryDecision Dispatcher::OnSyscallEntry(SyscallStop& stop) {
   if (!pp) pp = std::make_unique<Pending>();
   Pending& p = *pp;
   p.exits.clear();
+  p.vfd_open.clear();
+  tgid_[stop.tid] = stop.pid;
+  // Routing by virtual descriptor: the plugin that made the file serves the call; plugins
+  // stacked outside it see the call first.
+  VirtualFdTable::Entry* vfd = nullptr;
+  if (!vfds_.empty()) {
+    vfds_.ReapClosed(Tgids());
+    vfd = FindVirtualFd(stop);
+  }
   for (size_t i = slots_.size(); i-- > 0;) {
     Slot& s = *slots_[i];
     const long nr = stop.state.nr;
+    call.set_slot(i);
+    if (vfd != nullptr && vfd->slot == i) {
+      int64_t r;
+      try {
+        r = vfds_.Perform(*vfd, stop, call);
+      } catch (const std::exception& e) {
+        LogFor(s.name, LogLevel::kError, std::string("virtual file threw: ") + e.what());
+        r = -EIO;
+      } catch (...) {
+        LogFor(s.name, LogLevel::kError, "virtual file threw");
+        r = -EIO;
+      }
+      stop.state.ret = r;
+      DeliverExits(stop, p);
+      return {EntryOutcome::kSkip, stop.state.ret};
+    }
     bool routed = s.all || (nr >= 0 && nr < 512 && s.nrs.test(nr));
     if (!routed && !mounts_.empty()) {
       const SyscallInfo* info = LookupSyscall(nr);
@@ -329,6 +392,11 @@ EntryDecision Dispatcher::OnSyscallEntry(SyscallStop& stop) {
       call.Return(-EIO);
     }
     if (call.TakeExitRequest()) p.exits.push_back({i, seen});
+    if (!call.vfd_path().empty()) {
+      // A new virtual descriptor: the rewritten open runs; its exit tells whether it worked.
+      p.vfd_open = call.vfd_path();
+      return {EntryOutcome::kRunReportExit, 0};
+    }
     if (call.completed()) {
       stop.state.ret = call.value();
       DeliverExits(stop, p);
@@ -337,6 +405,32 @@ EntryDecision Dispatcher::OnSyscallEntry(SyscallStop& stop) {
   }
   if (!p.exits.empty()) return {EntryOutcome::kRunReportExit, 0};
   return {EntryOutcome::kRunNoExit, 0};
+}
+
+VirtualFdTable::Entry* Dispatcher::FindVirtualFd(SyscallStop& stop) {
+  const SyscallInfo* info = LookupSyscall(stop.state.nr);
+  if (info == nullptr || !(info->classes & kClassFd)) return nullptr;
+  int a = FindArg(*info, Arg::kFd);
+  if (a < 0) {
+    a = FindArg(*info, Arg::kDirFd);
+    if (a < 0) return nullptr;
+    // A dirfd matters only for a relative path (or an empty one with AT_EMPTY_PATH).
+    if (a + 1 < 6 && info->args[a + 1] == Arg::kPath) {
+      char c = 0;
+      if (stop.memory->Read(stop.state.args[a + 1], &c, 1) == 0 && c == '/') return nullptr;
+    }
+  }
+  int fd = static_cast<int>(stop.state.args[a]);
+  if (fd < 0) return nullptr;
+  return vfds_.Lookup(stop.tid, fd);
+}
+
+std::vector<pid_t> Dispatcher::Tgids() const {
+  std::vector<pid_t> v;
+  for (const auto& [tid, tgid] : tgid_) {
+    if (std::find(v.begin(), v.end(), tgid) == v.end()) v.push_back(tgid);
+  }
+  return v;
 }
 
 void Dispatcher::DeliverExits(SyscallStop& stop, Pending& p) {
@@ -358,7 +452,16 @@ void Dispatcher::DeliverExits(SyscallStop& stop, Pending& p) {
 
 void Dispatcher::OnSyscallExit(SyscallStop& stop) {
   auto it = pending_.find(stop.tid);
-  if (it == pending_.end() || it->second->exits.empty()) return;
+  if (it == pending_.end()) return;
+  if (!it->second->vfd_open.empty()) {
+    if (stop.state.ret < 0) {
+      vfds_.Abandon(it->second->vfd_open);
+    } else {
+      stop.want_fd_trap = true;  // from now on this process stops on calls on descriptors
+    }
+    it->second->vfd_open.clear();
+  }
+  if (it->second->exits.empty()) return;
   SyscallState regs = stop.state;  // what the kernel ran
   DeliverExits(stop, *it->second);
   // Only the return value goes back to the tracee; the arguments stay as the kernel had them.
@@ -392,6 +495,8 @@ EntryDecision Dispatcher::HandleControl(SyscallStop& stop) {
 }
 
 void Dispatcher::OnNewTask(pid_t parent_tid, pid_t tid, bool is_thread) {
+  auto parent = tgid_.find(parent_tid);
+  tgid_[tid] = is_thread && parent != tgid_.end() ? parent->second : tid;
   ForEachPlugin("OnNewTask", [&](Plugin& p) { p.OnNewTask(parent_tid, tid, is_thread); });
 }
 
@@ -402,10 +507,13 @@ void Dispatcher::OnExec(pid_t pid, pid_t former_tid) {
 
 void Dispatcher::OnTaskExit(pid_t tid, int wait_status) {
   pending_.erase(tid);
+  tgid_.erase(tid);
+  if (!vfds_.empty()) vfds_.ReapClosed(Tgids());
   ForEachPlugin("OnTaskExit", [&](Plugin& p) { p.OnTaskExit(tid, wait_status); });
 }
 
 void Dispatcher::Shutdown() {
+  vfds_.ReleaseAll();
   ForEachPlugin("OnShutdown", [&](Plugin& p) { p.OnShutdown(); });
 }
 

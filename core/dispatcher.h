@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/engine.h"
+#include "core/virtual_fds.h"
 #include "umview/plugin.h"
 
 namespace umview {
@@ -50,6 +51,7 @@ class Dispatcher final : public EngineClient {
   struct Pending;  // exits requested for a thread's current call
 
   EntryDecision HandleControl(SyscallStop& stop);
+  VirtualFdTable::Entry* FindVirtualFd(SyscallStop& stop);
   void DeliverExits(SyscallStop& stop, Pending& p);
   template <typename F>
   void ForEachPlugin(const char* hook, F f);
@@ -59,6 +61,9 @@ class Dispatcher final : public EngineClient {
   uint64_t mount_seq_ = 0;
   bool need_scratch_ = false;
   std::unordered_map<pid_t, std::unique_ptr<Pending>> pending_;
+  VirtualFdTable vfds_;
+  std::unordered_map<pid_t, pid_t> tgid_;  // tid -> thread group, for releasing virtual files
+  std::vector<pid_t> Tgids() const;
 };
 
 }  // namespace umview

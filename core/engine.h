@@ -32,6 +32,9 @@ struct SyscallStop {
   // This thread's scratch slot in its address space (read-only for the tracee), or 0.
   uint64_t scratch = 0;
   size_t scratch_size = 0;
+  // Set by the client at an exit: from now on the whole process (and its future children) must
+  // stop on the calls of EngineConfig::fd_trapped. Idempotent.
+  bool want_fd_trap = false;
 };
 
 // The three SYSVM outcomes of an entry.
@@ -64,6 +67,8 @@ struct EngineConfig {
   bool trap_all = false;        // every syscall stops (observers such as umtrace without filter)
   bool need_scratch = false;    // set up a scratch area in every address space after execve
   bool count_stops = false;     // keep per-syscall stop counters (--stats)
+  // Calls trapped, in addition to `trapped`, in processes holding virtual descriptors.
+  std::vector<int> fd_trapped;
 };
 
 // Per-syscall stop counters, by outcome.

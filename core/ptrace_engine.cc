@@ -51,8 +51,15 @@ struct AddressSpace {
   }
 };
 
-// Where a thread is in the scratch set-up that follows an execve.
+// Where a thread is in a call umview makes it run: the scratch mmap that follows an execve, or
+// the seccomp() that adds the virtual-descriptor filter.
 enum class Inject { kNone, kAwaitExecExit, kAwaitEntry, kAwaitExit };
+enum class InjectKind { kScratch, kFdFilter };
+
+// What threads of one process share beyond memory. Survives execve; copied by fork.
+struct Proc {
+  bool fd_trapped = false;  // the virtual-descriptor filter is installed
+};
 
 struct Task {
   pid_t tid = 0;
@@ -64,7 +71,9 @@ struct Task {
   std::shared_ptr<AddressSpace> as;
   int slot = -1;
   std::unique_ptr<TraceeMemory> mem;
+  std::shared_ptr<Proc> proc;
   Inject inject = Inject::kNone;
+  InjectKind inject_kind = InjectKind::kScratch;
   Regs saved;                 // registers around an injected call
   unsigned char saved_text[Regs::kSyscallInsnLen] = {};
 };
@@ -87,6 +96,7 @@ class PtraceEngine final : public Engine {
   void HandleClone(Task& t, int event);
   void HandleExec(Task& t);
   void BeginInject(Task& t);
+  void BeginFdFilterInject(Task& t, const Regs& at_exit, SyscallStop& stop);
   void FinishInject(Task& t);
   void Gone(pid_t tid, int status);
   SyscallStop MakeStop(Task& t, const Regs& regs);
@@ -97,6 +107,7 @@ class PtraceEngine final : public Engine {
   int root_status_ = 0;
   std::unordered_map<pid_t, std::unique_ptr<Task>> tasks_;
   std::vector<StopCounters> counters_;
+  std::vector<char> fd_filter_;  // struct sock_filter[] of the virtual-descriptor filter
 };
 
 // The child side of Start(): wait for the tracer to seize us, install the filter, exec.
@@ -143,8 +154,13 @@ bool PtraceEngine::Start(const std::vector<std::string>& argv,
   counters_.assign(512, {});
   std::vector<int> trapped = config.trapped;
   trapped.push_back(kControlSyscall);
-  SeccompFilter filter(trapped, config.trap_all);
+  SeccompFilter filter(trapped, config.trap_all, config.trap_all || !config.trapped.empty());
   if (!filter.Build(error)) return false;
+  if (!config.fd_trapped.empty()) {
+    SeccompFilter fd_filter(config.fd_trapped, false, false);
+    if (!fd_filter.Build(error)) return false;
+    fd_filter_ = fd_filter.program();
+  }
 
   int sync[2];
   if (pipe2(sync, O_CLOEXEC) != 0) {
@@ -177,6 +193,7 @@ bool PtraceEngine::Start(const std::vector<std::string>& argv,
   t.started = true;  // seized while running: no initial stop
   t.announced = true;
   t.as = std::make_shared<AddressSpace>();
+  t.proc = std::make_shared<Proc>();
   // Only now may the child install the filter: RET_TRACE without a tracer fails with ENOSYS.
   (void)!write(sync[1], "g", 1);
   close(sync[1]);
@@ -378,6 +395,43 @@ void PtraceEngine::HandleSyscallStop(Task& t) {
     regs.set_ret(stop.state.ret);
     if (regs.Store(t.tid) != 0) return;
   }
+  if (stop.want_fd_trap && t.proc && !t.proc->fd_trapped && !fd_filter_.empty()) {
+    BeginFdFilterInject(t, regs, stop);
+    return;
+  }
+  Resume(t);
+}
+
+// At a syscall exit stop the instruction before ip is the syscall instruction that just ran:
+// back up to it and run seccomp(SET_MODE_FILTER, TSYNC) with the program in scratch memory, then
+// put the registers (and the finished call's result) back.
+void PtraceEngine::BeginFdFilterInject(Task& t, const Regs& at_exit, SyscallStop& stop) {
+  struct Prog {
+    uint64_t len;  // struct sock_fprog: unsigned short + padding, then the pointer
+    uint64_t filter;
+  };
+  size_t need = sizeof(Prog) + fd_filter_.size();
+  if (stop.scratch == 0 || need > stop.scratch_size) {
+    Log(LogLevel::kError, "pid " + std::to_string(t.tid) +
+                              ": no scratch memory for the virtual-descriptor filter");
+    Resume(t);
+    return;
+  }
+  Prog prog{fd_filter_.size() / 8, stop.scratch + sizeof(Prog)};
+  if (t.mem->WriteForce(stop.scratch + sizeof(Prog), fd_filter_.data(), fd_filter_.size()) != 0 ||
+      t.mem->WriteForce(stop.scratch, &prog, sizeof prog) != 0) {
+    Resume(t);
+    return;
+  }
+  t.saved = at_exit;
+  Regs r = at_exit;
+  r.set_ip(at_exit.ip() - Regs::kSyscallInsnLen);
+  const uint64_t args[6] = {1 /* SECCOMP_SET_MODE_FILTER */, 1 /* SECCOMP_FILTER_FLAG_TSYNC */,
+                            stop.scratch, 0, 0, 0};
+  r.SetupSyscall(SYS_seccomp, args);
+  if (r.Store(t.tid) != 0) return;
+  t.inject = Inject::kAwaitEntry;
+  t.inject_kind = InjectKind::kFdFilter;
   Resume(t);
 }
 
@@ -409,6 +463,11 @@ void PtraceEngine::HandleClone(Task& t, int event) {
   } else {
     c.as = std::make_shared<AddressSpace>();
     if (t.as) c.as->base = t.as->base;
+  }
+  if (thread) {
+    c.proc = t.proc;
+  } else {
+    c.proc = std::make_shared<Proc>(t.proc ? *t.proc : Proc{});
   }
   client_->OnNewTask(t.tid, child, thread);
   if (c.held) {
@@ -446,6 +505,7 @@ void PtraceEngine::HandleExec(Task& t) {
   client_->OnExec(x.tid, former_tid);
   if (config_.need_scratch) {
     x.inject = Inject::kAwaitExecExit;
+    x.inject_kind = InjectKind::kScratch;
   }
   Resume(x);
 }
@@ -476,6 +536,20 @@ void PtraceEngine::BeginInject(Task& t) {
 void PtraceEngine::FinishInject(Task& t) {
   Regs r;
   if (r.Fetch(t.tid) != 0) return;
+  if (t.inject_kind == InjectKind::kFdFilter) {
+    int64_t rc = r.ret();
+    t.saved.Store(t.tid);
+    t.inject = Inject::kNone;
+    if (rc < 0) {
+      Log(LogLevel::kError, "pid " + std::to_string(t.tid) +
+                                ": installing the virtual-descriptor filter failed: " +
+                                strerror(static_cast<int>(-rc)));
+    } else {
+      t.proc->fd_trapped = true;
+    }
+    Resume(t);
+    return;
+  }
   int64_t base = r.ret();
   t.mem->WriteForce(t.saved.ip(), t.saved_text, sizeof t.saved_text);
   t.saved.Store(t.tid);

@@ -27,8 +27,9 @@ bool HaveSysAdmin() {
 
 }  // namespace
 
-SeccompFilter::SeccompFilter(const std::vector<int>& trapped, bool trap_all)
-    : trapped_(trapped), trap_all_(trap_all) {}
+SeccompFilter::SeccompFilter(const std::vector<int>& trapped, bool trap_all,
+                             bool deny_foreign_arch)
+    : trapped_(trapped), trap_all_(trap_all), deny_foreign_arch_(deny_foreign_arch) {}
 
 SeccompFilter::~SeccompFilter() = default;
 
@@ -40,7 +41,8 @@ bool SeccompFilter::Build(std::string* error) {
   }
   nnp_ = !HaveSysAdmin();
   seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);  // we set no_new_privs ourselves in Install()
-  seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ERRNO(ENOSYS));
+  seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
+                   deny_foreign_arch_ ? SCMP_ACT_ERRNO(ENOSYS) : SCMP_ACT_ALLOW);
   bool ok = true;
   if (!trap_all_) {
     for (int nr : trapped_) {

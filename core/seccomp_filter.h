@@ -10,9 +10,10 @@ namespace umview {
 
 class SeccompFilter {
  public:
-  // trap_all: every native call traps. Foreign-arch calls (int 0x80, x32) fail with ENOSYS when
-  // anything is trapped, so a path call cannot bypass the view through another ABI.
-  SeccompFilter(const std::vector<int>& trapped, bool trap_all);
+  // trap_all: every native call traps. deny_foreign_arch: calls through another ABI (int 0x80,
+  // x32) fail with ENOSYS, so a path call cannot bypass the view that way; set it whenever a
+  // plugin claims anything (with nothing claimed, 32-bit programs keep working).
+  SeccompFilter(const std::vector<int>& trapped, bool trap_all, bool deny_foreign_arch);
   ~SeccompFilter();
   SeccompFilter(const SeccompFilter&) = delete;
   SeccompFilter& operator=(const SeccompFilter&) = delete;
@@ -22,11 +23,14 @@ class SeccompFilter {
   // Installs it in the calling process (the child, before execve). Returns 0 or -errno.
   // Async-signal-safe enough for use after fork: no allocation.
   int Install() const;
+  // The program as struct sock_filter records, for installing it from inside a tracee.
+  const std::vector<char>& program() const { return prog_; }
 
  private:
   std::vector<int> trapped_;
   bool trap_all_;
   std::vector<char> prog_;  // struct sock_filter array
+  bool deny_foreign_arch_;
   bool nnp_ = true;
 };
 

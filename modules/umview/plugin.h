@@ -1,9 +1,12 @@
 // The plugin interface: the only header (with syscalls.h and remote_ptr.h) a plugin compiles against.
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
+#include <cerrno>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +29,40 @@ struct Option {
 using Options = std::vector<Option>;
 
 enum class LogLevel { kDebug, kInfo, kWarning, kError };
+
+class Call;
+
+// A file that exists only inside umview: one open file description, created by a plugin's answer
+// to an open-like call (Call::ReturnFile). The tracee holds a real descriptor (a FIFO umview made),
+// so descriptor numbers, dup/dup2/fcntl, close, fork inheritance and close-on-exec are the kernel's,
+// and poll/select/epoll see it always ready. Calls on it that need data (read, write, lseek, fstat,
+// ioctl, getdents64, ...) come here. Every method returns a result >= 0 or a negative errno, and
+// runs with the calling tracee thread stopped.
+class VirtualFile {
+ public:
+  virtual ~VirtualFile() = default;
+  // At the file position, which this object keeps (it is shared by dup'ed descriptors).
+  virtual int64_t Read(void* buf, size_t count) { return (void)buf, (void)count, -EINVAL; }
+  virtual int64_t Write(const void* buf, size_t count) { return (void)buf, (void)count, -EINVAL; }
+  virtual int64_t Pread(void* buf, size_t count, int64_t offset) {
+    return (void)buf, (void)count, (void)offset, -ESPIPE;
+  }
+  virtual int64_t Pwrite(const void* buf, size_t count, int64_t offset) {
+    return (void)buf, (void)count, (void)offset, -ESPIPE;
+  }
+  virtual int64_t Lseek(int64_t offset, int whence) { return (void)offset, (void)whence, -ESPIPE; }
+  virtual int Fstat(struct stat* st) = 0;
+  // `call` gives access to the tracee memory `arg` may point to.
+  virtual int64_t Ioctl(Call& call, unsigned long request, uint64_t arg) {
+    return (void)call, (void)request, (void)arg, -ENOTTY;
+  }
+  // Fills buf with struct linux_dirent64 records, like getdents64(2).
+  virtual int64_t Getdents64(void* buf, size_t count) { return (void)buf, (void)count, -ENOTDIR; }
+  virtual int Fsync() { return 0; }
+  virtual int Ftruncate(int64_t length) { return (void)length, -EINVAL; }
+  // The last descriptor of every tracee referring to this file has been closed.
+  virtual void Release() {}
+};
 
 // A system call stopped at entry (or exit) in one tracee thread, as seen by one plugin.
 // Valid only during the hook it is passed to.
@@ -59,6 +96,11 @@ class Call {
   virtual void Return(int64_t value) = 0;
   void Fail(int err) { Return(-static_cast<int64_t>(err)); }
   virtual bool completed() const = 0;
+
+  // Complete an open-like call (open, openat, openat2, creat, ...) with a new virtual descriptor
+  // for `file`; flags are the O_* flags of the open (O_CLOEXEC and O_NONBLOCK are honoured).
+  // The plugin must have called Host::NeedScratch() at Init. Returns 0 or -errno.
+  virtual int ReturnFile(std::shared_ptr<VirtualFile> file, int flags) = 0;
 
   // Ask for OnExit of this plugin for this call (outcome: run and report the exit).
   virtual void RequestExit() = 0;
