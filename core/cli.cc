@@ -99,11 +99,21 @@ bool ParseCommandLine(int argc, char** argv, CommandLine* out, std::string* erro
           return false;
         }
         break;
-      case kLog: out->log_file = optarg; break;
-      case kStats: out->stats = true; break;
-      case 'v': out->verbose = true; break;
-      case 'h': out->help = true; break;
-      case 'V': out->version = true; break;
+      case kLog:
+        out->log_file = optarg;
+        break;
+      case kStats:
+        out->stats = true;
+        break;
+      case 'v':
+        out->verbose = true;
+        break;
+      case 'h':
+        out->help = true;
+        break;
+      case 'V':
+        out->version = true;
+        break;
       case ':':
         *error = std::string("option '") + argv[prev] + "' needs an argument";
         return false;

@@ -6,10 +6,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <exception>
-#include <algorithm>
 #include <optional>
 
 #include "core/log.h"
@@ -217,16 +217,16 @@ class CallImpl final : public Call {
     }
     if (raw.empty()) {
       int flags_arg = FindArg(*info, Arg::kAtFlags);
-      bool empty_ok = flags_arg >= 0 && (stop_.state.args[flags_arg] & AT_EMPTY_PATH) &&
-                      dirfd != AT_FDCWD;
+      bool empty_ok =
+          flags_arg >= 0 && (stop_.state.args[flags_arg] & AT_EMPTY_PATH) && dirfd != AT_FDCWD;
       if (!empty_ok) {
         c.error = ENOENT;
         return c;
       }
     }
-    std::optional<std::string> base =
-        dirfd == AT_FDCWD ? ReadLinkProc(stop_.tid, "cwd")
-                          : ReadLinkProc(stop_.tid, "fd/" + std::to_string(dirfd));
+    std::optional<std::string> base = dirfd == AT_FDCWD
+                                          ? ReadLinkProc(stop_.tid, "cwd")
+                                          : ReadLinkProc(stop_.tid, "fd/" + std::to_string(dirfd));
     if (!base) {
       c.error = dirfd == AT_FDCWD ? ENOENT : EBADF;
       return c;

@@ -1,5 +1,6 @@
 // The engine interface: turns kernel notifications into syscall and process events for the
-// dispatcher and applies its decisions. Back-ends: ptrace (ptrace_engine.h), kmview (kernel module).
+// dispatcher and applies its decisions. Back-ends: ptrace (ptrace_engine.h), kmview (kernel
+// module).
 #pragma once
 
 #include <sys/types.h>
@@ -63,19 +64,19 @@ class EngineClient {
 };
 
 struct EngineConfig {
-  std::vector<int> trapped;     // syscall numbers that must stop the tracee
-  bool trap_all = false;        // every syscall stops (observers such as umtrace without filter)
-  bool need_scratch = false;    // set up a scratch area in every address space after execve
-  bool count_stops = false;     // keep per-syscall stop counters (--stats)
+  std::vector<int> trapped;   // syscall numbers that must stop the tracee
+  bool trap_all = false;      // every syscall stops (observers such as umtrace without filter)
+  bool need_scratch = false;  // set up a scratch area in every address space after execve
+  bool count_stops = false;   // keep per-syscall stop counters (--stats)
   // Calls trapped, in addition to `trapped`, in processes holding virtual descriptors.
   std::vector<int> fd_trapped;
 };
 
 // Per-syscall stop counters, by outcome.
 struct StopCounters {
-  uint64_t entry_only = 0;   // kRunNoExit
-  uint64_t entry_exit = 0;   // kRunReportExit
-  uint64_t skipped = 0;      // kSkip
+  uint64_t entry_only = 0;  // kRunNoExit
+  uint64_t entry_exit = 0;  // kRunReportExit
+  uint64_t skipped = 0;     // kSkip
 };
 
 class Engine {

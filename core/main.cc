@@ -93,8 +93,7 @@ int Main(int argc, char** argv) {
   if (cl.engine == "kmview") {
     struct stat st;
     if (stat("/dev/kmview", &st) != 0) {
-      fprintf(stderr,
-              "umview: engine 'kmview' needs the kmview kernel module (/dev/kmview: %s)\n",
+      fprintf(stderr, "umview: engine 'kmview' needs the kmview kernel module (/dev/kmview: %s)\n",
               strerror(errno));
       return 2;
     }

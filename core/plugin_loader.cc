@@ -64,7 +64,8 @@ std::vector<std::string> PluginSearchPath() {
 std::string FindPlugin(const std::string& spec) {
   if (spec.find('/') != std::string::npos) return IsFile(spec) ? spec : "";
   std::vector<std::string> names = {spec};
-  if (spec.size() < 3 || spec.compare(spec.size() - 3, 3, ".so") != 0) names.push_back(spec + ".so");
+  if (spec.size() < 3 || spec.compare(spec.size() - 3, 3, ".so") != 0)
+    names.push_back(spec + ".so");
   for (const auto& dir : PluginSearchPath()) {
     for (const auto& n : names) {
       std::string p = dir + "/" + n;

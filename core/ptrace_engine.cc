@@ -26,8 +26,8 @@
 namespace umview {
 namespace {
 
-constexpr size_t kScratchSlot = 16 * 1024;          // two PATH_MAX strings and some room
-constexpr size_t kScratchSlots = 2048;              // threads of one address space needing scratch
+constexpr size_t kScratchSlot = 16 * 1024;  // two PATH_MAX strings and some room
+constexpr size_t kScratchSlots = 2048;      // threads of one address space needing scratch
 constexpr size_t kScratchSize = kScratchSlot * kScratchSlots;
 
 // Scratch memory of one address space: a PROT_READ private anonymous mapping (the tracee cannot
@@ -64,17 +64,17 @@ struct Proc {
 struct Task {
   pid_t tid = 0;
   pid_t pid = 0;
-  bool started = false;       // initial attach stop seen
-  bool announced = false;     // parent's clone event seen (or root)
-  bool held = false;          // initial stop seen before the parent's event: resume later
-  bool expect_exit = false;   // resumed with PTRACE_SYSCALL for an exit report
+  bool started = false;      // initial attach stop seen
+  bool announced = false;    // parent's clone event seen (or root)
+  bool held = false;         // initial stop seen before the parent's event: resume later
+  bool expect_exit = false;  // resumed with PTRACE_SYSCALL for an exit report
   std::shared_ptr<AddressSpace> as;
   int slot = -1;
   std::unique_ptr<TraceeMemory> mem;
   std::shared_ptr<Proc> proc;
   Inject inject = Inject::kNone;
   InjectKind inject_kind = InjectKind::kScratch;
-  Regs saved;                 // registers around an injected call
+  Regs saved;  // registers around an injected call
   unsigned char saved_text[Regs::kSyscallInsnLen] = {};
 };
 
@@ -147,9 +147,8 @@ class PtraceEngine final : public Engine {
   _exit(e == ENOENT ? 127 : 126);
 }
 
-bool PtraceEngine::Start(const std::vector<std::string>& argv,
-                         const std::vector<std::string>& env, const EngineConfig& config,
-                         std::string* error) {
+bool PtraceEngine::Start(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                         const EngineConfig& config, std::string* error) {
   config_ = config;
   counters_.assign(512, {});
   std::vector<int> trapped = config.trapped;
@@ -178,11 +177,10 @@ bool PtraceEngine::Start(const std::vector<std::string>& argv,
   }
   close(sync[0]);
   long opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK |
-              PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC | PTRACE_O_TRACESECCOMP |
-              PTRACE_O_EXITKILL;
+              PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC | PTRACE_O_TRACESECCOMP | PTRACE_O_EXITKILL;
   if (ptrace(PTRACE_SEIZE, child, nullptr, opts) != 0) {
-    *error = std::string("ptrace(PTRACE_SEIZE, pid=") + std::to_string(child) +
-             "): " + strerror(errno);
+    *error =
+        std::string("ptrace(PTRACE_SEIZE, pid=") + std::to_string(child) + "): " + strerror(errno);
     kill(child, SIGKILL);
     waitpid(child, nullptr, 0);
     return false;
@@ -340,8 +338,8 @@ void PtraceEngine::HandleSeccomp(Task& t) {
       ++c.entry_only;
     }
   }
-  bool changed = stop.state.nr != before.nr ||
-                 memcmp(stop.state.args, before.args, sizeof before.args) != 0;
+  bool changed =
+      stop.state.nr != before.nr || memcmp(stop.state.args, before.args, sizeof before.args) != 0;
   if (d.outcome == EntryOutcome::kSkip) {
     regs.SkipSyscall(d.value);
     changed = true;
@@ -412,8 +410,8 @@ void PtraceEngine::BeginFdFilterInject(Task& t, const Regs& at_exit, SyscallStop
   };
   size_t need = sizeof(Prog) + fd_filter_.size();
   if (stop.scratch == 0 || need > stop.scratch_size) {
-    Log(LogLevel::kError, "pid " + std::to_string(t.tid) +
-                              ": no scratch memory for the virtual-descriptor filter");
+    Log(LogLevel::kError,
+        "pid " + std::to_string(t.tid) + ": no scratch memory for the virtual-descriptor filter");
     Resume(t);
     return;
   }
@@ -426,8 +424,8 @@ void PtraceEngine::BeginFdFilterInject(Task& t, const Regs& at_exit, SyscallStop
   t.saved = at_exit;
   Regs r = at_exit;
   r.set_ip(at_exit.ip() - Regs::kSyscallInsnLen);
-  const uint64_t args[6] = {1 /* SECCOMP_SET_MODE_FILTER */, 1 /* SECCOMP_FILTER_FLAG_TSYNC */,
-                            stop.scratch, 0, 0, 0};
+  const uint64_t args[6] = {
+      1 /* SECCOMP_SET_MODE_FILTER */, 1 /* SECCOMP_FILTER_FLAG_TSYNC */, stop.scratch, 0, 0, 0};
   r.SetupSyscall(SYS_seccomp, args);
   if (r.Store(t.tid) != 0) return;
   t.inject = Inject::kAwaitEntry;
@@ -524,9 +522,12 @@ void PtraceEngine::BeginInject(Task& t) {
     return;
   }
   Regs r = t.saved;
-  const uint64_t args[6] = {0, kScratchSize, PROT_READ,
+  const uint64_t args[6] = {0,
+                            kScratchSize,
+                            PROT_READ,
                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                            static_cast<uint64_t>(-1), 0};
+                            static_cast<uint64_t>(-1),
+                            0};
   r.SetupSyscall(SYS_mmap, args);
   if (r.Store(t.tid) != 0) return;
   t.inject = Inject::kAwaitEntry;
@@ -555,8 +556,8 @@ void PtraceEngine::FinishInject(Task& t) {
   t.saved.Store(t.tid);
   t.inject = Inject::kNone;
   if (base < 0 && base > -4096) {
-    Log(LogLevel::kWarning, "pid " + std::to_string(t.tid) + ": scratch mmap failed: " +
-                                strerror(static_cast<int>(-base)));
+    Log(LogLevel::kWarning, "pid " + std::to_string(t.tid) +
+                                ": scratch mmap failed: " + strerror(static_cast<int>(-base)));
   } else if (t.as) {
     t.as->base = static_cast<uint64_t>(base);
   }

@@ -19,24 +19,42 @@ int Regs::Store(pid_t tid) const {
 
 uint64_t Regs::arg(int i) const {
   switch (i) {
-    case 0: return r_.rdi;
-    case 1: return r_.rsi;
-    case 2: return r_.rdx;
-    case 3: return r_.r10;
-    case 4: return r_.r8;
-    case 5: return r_.r9;
+    case 0:
+      return r_.rdi;
+    case 1:
+      return r_.rsi;
+    case 2:
+      return r_.rdx;
+    case 3:
+      return r_.r10;
+    case 4:
+      return r_.r8;
+    case 5:
+      return r_.r9;
   }
   return 0;
 }
 
 void Regs::set_arg(int i, uint64_t v) {
   switch (i) {
-    case 0: r_.rdi = v; break;
-    case 1: r_.rsi = v; break;
-    case 2: r_.rdx = v; break;
-    case 3: r_.r10 = v; break;
-    case 4: r_.r8 = v; break;
-    case 5: r_.r9 = v; break;
+    case 0:
+      r_.rdi = v;
+      break;
+    case 1:
+      r_.rsi = v;
+      break;
+    case 2:
+      r_.rdx = v;
+      break;
+    case 3:
+      r_.r10 = v;
+      break;
+    case 4:
+      r_.r8 = v;
+      break;
+    case 5:
+      r_.r9 = v;
+      break;
   }
 }
 

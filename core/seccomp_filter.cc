@@ -2,10 +2,10 @@
 #include "core/seccomp_filter.h"
 
 #include <errno.h>
+#include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
-#include <linux/capability.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -27,8 +27,7 @@ bool HaveSysAdmin() {
 
 }  // namespace
 
-SeccompFilter::SeccompFilter(const std::vector<int>& trapped, bool trap_all,
-                             bool deny_foreign_arch)
+SeccompFilter::SeccompFilter(const std::vector<int>& trapped, bool trap_all, bool deny_foreign_arch)
     : trapped_(trapped), trap_all_(trap_all), deny_foreign_arch_(deny_foreign_arch) {}
 
 SeccompFilter::~SeccompFilter() = default;

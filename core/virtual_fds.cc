@@ -5,9 +5,9 @@
 #include <fcntl.h>
 #include <linux/stat.h>
 #include <sys/inotify.h>
-#include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -238,9 +238,8 @@ int64_t VirtualFdTable::Perform(Entry& e, SyscallStop& stop, Call& call) {
     case SYS_write:
       return write_from_tracee(a[1], a[2], [&](const void* p, size_t c) { return f.Write(p, c); });
     case SYS_pread64:
-      return read_into_tracee(a[1], a[2], [&](void* p, size_t c) {
-        return f.Pread(p, c, static_cast<int64_t>(a[3]));
-      });
+      return read_into_tracee(
+          a[1], a[2], [&](void* p, size_t c) { return f.Pread(p, c, static_cast<int64_t>(a[3])); });
     case SYS_pwrite64:
       return write_from_tracee(a[1], a[2], [&](const void* p, size_t c) {
         return f.Pwrite(p, c, static_cast<int64_t>(a[3]));

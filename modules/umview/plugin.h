@@ -1,4 +1,5 @@
-// The plugin interface: the only header (with syscalls.h and remote_ptr.h) a plugin compiles against.
+// The plugin interface: the only header (with syscalls.h and remote_ptr.h) a plugin compiles
+// against.
 #pragma once
 
 #include <sys/stat.h>
@@ -34,10 +35,10 @@ class Call;
 
 // A file that exists only inside umview: one open file description, created by a plugin's answer
 // to an open-like call (Call::ReturnFile). The tracee holds a real descriptor (a FIFO umview made),
-// so descriptor numbers, dup/dup2/fcntl, close, fork inheritance and close-on-exec are the kernel's,
-// and poll/select/epoll see it always ready. Calls on it that need data (read, write, lseek, fstat,
-// ioctl, getdents64, ...) come here. Every method returns a result >= 0 or a negative errno, and
-// runs with the calling tracee thread stopped.
+// so descriptor numbers, dup/dup2/fcntl, close, fork inheritance and close-on-exec are the
+// kernel's, and poll/select/epoll see it always ready. Calls on it that need data (read, write,
+// lseek, fstat, ioctl, getdents64, ...) come here. Every method returns a result >= 0 or a negative
+// errno, and runs with the calling tracee thread stopped.
 class VirtualFile {
  public:
   virtual ~VirtualFile() = default;
@@ -173,9 +174,9 @@ struct PluginDescriptor {
 
 // Exports a plugin class. Use once per shared object, at namespace scope:
 //   UMVIEW_PLUGIN(MyPlugin, "my", "one line saying what it does")
-#define UMVIEW_PLUGIN(Class, name, summary)                                                  \
-  namespace umview_plugin_export {                                                          \
-  ::umview::Plugin* Create() { return new Class(); }                                        \
+#define UMVIEW_PLUGIN(Class, name, summary)                                                   \
+  namespace umview_plugin_export {                                                            \
+  ::umview::Plugin* Create() { return new Class(); }                                          \
   const ::umview::PluginDescriptor descriptor{::umview::kAbiVersion, name, summary, &Create}; \
-  }                                                                                         \
+  }                                                                                           \
   BOOST_DLL_ALIAS(umview_plugin_export::descriptor, umview_plugin_v1)

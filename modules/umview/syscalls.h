@@ -55,9 +55,9 @@ struct SyscallInfo {
 
 namespace syscall_detail {
 
-#define UMVIEW_SYSCALL(name_, classes_, ...)                                          \
-  SyscallInfo{__NR_##name_, #name_, (classes_), syscall_detail::CountArgs({__VA_ARGS__}), \
-              {__VA_ARGS__}},
+#define UMVIEW_SYSCALL(name_, classes_, ...) \
+  SyscallInfo{                               \
+      __NR_##name_, #name_, (classes_), syscall_detail::CountArgs({__VA_ARGS__}), {__VA_ARGS__}},
 
 constexpr uint8_t CountArgs(std::initializer_list<Arg> a) {
   uint8_t n = 0;

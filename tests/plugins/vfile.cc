@@ -3,8 +3,8 @@
 // The log gets one line per Release(), so tests can see when the last descriptor closed.
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -43,7 +43,10 @@ class MemFile : public umview::VirtualFile {
     return static_cast<int64_t>(count);
   }
   int64_t Lseek(int64_t off, int whence) override {
-    int64_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? pos_ : whence == SEEK_END ? static_cast<int64_t>(data_->size()) : -1;
+    int64_t base = whence == SEEK_SET   ? 0
+                   : whence == SEEK_CUR ? pos_
+                   : whence == SEEK_END ? static_cast<int64_t>(data_->size())
+                                        : -1;
     if (base < 0 || base + off < 0) return -EINVAL;
     pos_ = base + off;
     return pos_;

@@ -137,8 +137,7 @@ void WriteFile(const std::string& path, const std::string& data) {
 std::string UnprivilegedUser() {
   if (getuid() != 0) return "";  // already unprivileged: tests run as ourselves
   if (getpwnam("umviewtest") != nullptr) return "umviewtest";
-  if (system("useradd --system --no-create-home --shell /bin/sh umviewtest >/dev/null 2>&1") ==
-          0 &&
+  if (system("useradd --system --no-create-home --shell /bin/sh umviewtest >/dev/null 2>&1") == 0 &&
       getpwnam("umviewtest") != nullptr) {
     return "umviewtest";
   }

@@ -7,11 +7,11 @@
 namespace umview::test {
 
 struct RunResult {
-  int status = -1;      // raw wait status
-  int exit_code = -1;   // WEXITSTATUS, or -1 if killed by a signal
-  int signal = 0;       // WTERMSIG if killed
-  std::string out;      // stdout
-  std::string err;      // stderr
+  int status = -1;     // raw wait status
+  int exit_code = -1;  // WEXITSTATUS, or -1 if killed by a signal
+  int signal = 0;      // WTERMSIG if killed
+  std::string out;     // stdout
+  std::string err;     // stderr
 };
 
 struct RunOptions {
