@@ -168,6 +168,9 @@ class CallImpl final : public Call {
     return stop_.memory->ReadString(addr.addr(), out, max);
   }
   RemotePtr<void> PutScratch(const void* data, size_t len) override {
+    // At exit the slot still holds strings the entry placed and outer plugins' saved arguments
+    // point to: nothing may be placed then.
+    if (at_exit_) return RemotePtr<void>();
     size_t aligned = (scratch_used_ + 15) & ~size_t{15};
     if (stop_.scratch == 0 || aligned + len > stop_.scratch_size) return RemotePtr<void>();
     uint64_t addr = stop_.scratch + aligned;
@@ -501,8 +504,20 @@ void Dispatcher::OnNewTask(pid_t parent_tid, pid_t tid, bool is_thread) {
 }
 
 void Dispatcher::OnExec(pid_t pid, pid_t former_tid) {
-  if (former_tid != pid) pending_.erase(former_tid);
-  ForEachPlugin("OnExec", [&](Plugin& p) { p.OnExec(pid); });
+  if (former_tid != pid) {
+    // The exec'ing thread took the leader's tid: its pending execve exit moves with it, and the
+    // old leader's call (it vanished without an exit report) is dropped.
+    auto it = pending_.find(former_tid);
+    if (it != pending_.end()) {
+      pending_[pid] = std::move(it->second);
+      pending_.erase(it);
+    } else {
+      pending_.erase(pid);
+    }
+    tgid_.erase(former_tid);
+    tgid_[pid] = pid;
+  }
+  ForEachPlugin("OnExec", [&](Plugin& p) { p.OnExec(pid, former_tid); });
 }
 
 void Dispatcher::OnTaskExit(pid_t tid, int wait_status) {

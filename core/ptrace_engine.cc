@@ -485,13 +485,14 @@ void PtraceEngine::HandleExec(Task& t) {
     // an exit report, and its record is replaced by the exec'ing thread's.
     auto it = tasks_.find(former_tid);
     if (it != tasks_.end()) {
+      const pid_t leader = t.tid;
       std::unique_ptr<Task> moved = std::move(it->second);
       tasks_.erase(it);
       if (t.as) t.as->Release(t.slot);
-      moved->tid = t.tid;
-      moved->mem = std::make_unique<TraceeMemory>(t.tid);
-      tasks_[t.tid] = std::move(moved);  // destroys the old leader's record (t)
-      task = tasks_[t.tid].get();
+      moved->tid = leader;
+      moved->mem = std::make_unique<TraceeMemory>(leader);
+      task = moved.get();
+      tasks_[leader] = std::move(moved);  // destroys the old leader's record: t dangles now
     }
   }
   Task& x = *task;

@@ -17,8 +17,8 @@
 
 namespace umview {
 
-// Bumped whenever a class layout or virtual function table below changes.
-// The loader refuses a plugin built against another version.
+// Bumped, once a version has been released, whenever a class layout or virtual function table
+// below changes. The loader refuses a plugin built against another version.
 inline constexpr uint32_t kAbiVersion = 1;
 
 // One `key=value` or `flag` item of `-p plugin,OPT,OPT`. For a flag, has_value is false.
@@ -84,7 +84,8 @@ class Call {
   virtual void SetArg(int i, uint64_t value) = 0;
 
   // Path argument i resolved in the view: absolute, lexically normalized against the tracee's
-  // cwd or dirfd, symlinks not followed. nullptr if arg i is not a path or cannot be read;
+  // cwd or dirfd, symlinks not followed. At exit the string is read again from tracee memory:
+  // after a successful execve it is gone, so copy at entry what the exit needs. nullptr if arg i is not a path or cannot be read;
   // then PathError(i) is the errno the call should fail with (EFAULT, ENAMETOOLONG).
   virtual const std::string* Path(int i) = 0;
   virtual int PathError(int i) = 0;
@@ -154,7 +155,9 @@ class Plugin {
   virtual void OnNewTask(pid_t parent_tid, pid_t tid, bool is_thread) {
     (void)parent_tid, (void)tid, (void)is_thread;
   }
-  virtual void OnExec(pid_t pid) { (void)pid; }
+  // A successful execve. former_tid is the tid of the thread that called it when that was not
+  // the leader: it now has the leader's tid `pid`, and the old leader is gone without OnTaskExit.
+  virtual void OnExec(pid_t pid, pid_t former_tid) { (void)pid, (void)former_tid; }
   virtual void OnTaskExit(pid_t tid, int wait_status) { (void)tid, (void)wait_status; }
   // The last tracee has gone; flush logs.
   virtual void OnShutdown() {}
