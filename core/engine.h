@@ -3,6 +3,7 @@
 // module).
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -70,6 +71,10 @@ struct EngineConfig {
   bool count_stops = false;   // keep per-syscall stop counters (--stats)
   // Calls trapped, in addition to `trapped`, in processes holding virtual descriptors.
   std::vector<int> fd_trapped;
+  // The signal state the command starts with: what umview itself inherited (so `nohup umview`
+  // protects the command), whatever umview changed for itself.
+  std::vector<int> ignored_signals;
+  sigset_t blocked_signals{};
 };
 
 // Per-syscall stop counters, by outcome.

@@ -33,16 +33,37 @@ void Forward(int sig, siginfo_t* info, void*) {
   if (g_root > 0) kill(g_root, sig);
 }
 
-void SetUpSignals() {
+// Records the signal state umview inherited (for the command) and sets up its own: forwarding
+// handlers for the signals that were not ignored, and terminal signals ignored.
+void SetUpSignals(EngineConfig* config) {
+  sigprocmask(SIG_SETMASK, nullptr, &config->blocked_signals);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    struct sigaction cur {};
+    if (sig != SIGKILL && sig != SIGSTOP && sigaction(sig, nullptr, &cur) == 0 &&
+        cur.sa_handler == SIG_IGN) {
+      config->ignored_signals.push_back(sig);
+    }
+  }
+  auto ignored = [&](int sig) {
+    return std::find(config->ignored_signals.begin(), config->ignored_signals.end(), sig) !=
+           config->ignored_signals.end();
+  };
   struct sigaction sa {};
   sa.sa_sigaction = Forward;
   sa.sa_flags = SA_SIGINFO | SA_RESTART;
   sigemptyset(&sa.sa_mask);
-  for (int sig : {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2}) sigaction(sig, &sa, nullptr);
+  for (int sig : {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2}) {
+    if (!ignored(sig)) sigaction(sig, &sa, nullptr);  // `nohup umview`: HUP stays ignored
+  }
   // A background umview must not stop on terminal output while the view's shell owns the tty.
   signal(SIGTTOU, SIG_IGN);
   signal(SIGTTIN, SIG_IGN);
   signal(SIGPIPE, SIG_IGN);
+  // The forwarded signals must reach umview even if it inherited them blocked.
+  sigset_t unblock;
+  sigemptyset(&unblock);
+  for (int sig : {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2}) sigaddset(&unblock, sig);
+  sigprocmask(SIG_UNBLOCK, &unblock, nullptr);
 }
 
 int Usage(const std::string& error) {
@@ -139,7 +160,7 @@ int Main(int argc, char** argv) {
 
   EngineConfig config = dispatcher.MakeEngineConfig();
   config.count_stops = cl.stats;
-  SetUpSignals();
+  SetUpSignals(&config);
   if (!engine->Start(command, env, config, &error)) {
     fprintf(stderr, "umview: %s\n", error.c_str());
     return 2;

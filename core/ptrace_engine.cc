@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -110,22 +111,46 @@ class PtraceEngine final : public Engine {
   std::vector<char> fd_filter_;  // struct sock_filter[] of the virtual-descriptor filter
 };
 
+// True if some directory of the PATH in `env` holds a file called `name`.
+bool OnPath(const char* name, const std::vector<std::string>& env) {
+  std::string path = "/usr/local/bin:/usr/bin:/bin";  // execvpe's default
+  for (const auto& e : env) {
+    if (e.rfind("PATH=", 0) == 0) path = e.substr(5);
+  }
+  size_t i = 0;
+  while (i <= path.size()) {
+    size_t j = path.find(':', i);
+    if (j == std::string::npos) j = path.size();
+    std::string dir = j > i ? path.substr(i, j - i) : ".";
+    if (access((dir + "/" + name).c_str(), F_OK) == 0) return true;
+    i = j + 1;
+  }
+  return false;
+}
+
 // The child side of Start(): wait for the tracer to seize us, install the filter, exec.
 [[noreturn]] void ChildExec(int sync_fd, const SeccompFilter& filter,
                             const std::vector<std::string>& argv,
-                            const std::vector<std::string>& env) {
+                            const std::vector<std::string>& env, const EngineConfig& config) {
   char c;
   while (read(sync_fd, &c, 1) < 0 && errno == EINTR) {
   }
   close(sync_fd);
-  // Signals umview ignores or handles must be default again for the command.
-  for (int sig : {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGTTOU, SIGTTIN, SIGTSTP, SIGPIPE, SIGUSR1,
-                  SIGUSR2, SIGCHLD}) {
-    signal(sig, SIG_DFL);
+  // The signal state umview inherited, not the one it set up for itself.
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    struct sigaction cur {};
+    if (sigaction(sig, nullptr, &cur) != 0) continue;
+    bool ignore = std::find(config.ignored_signals.begin(), config.ignored_signals.end(), sig) !=
+                  config.ignored_signals.end();
+    if (ignore) {
+      signal(sig, SIG_IGN);
+    } else if (cur.sa_handler == SIG_IGN || (cur.sa_flags & SA_SIGINFO) ||
+               cur.sa_handler != SIG_DFL) {
+      signal(sig, SIG_DFL);
+    }
   }
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
+  sigprocmask(SIG_SETMASK, &config.blocked_signals, nullptr);
   std::vector<char*> cargv, cenv;
   for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
   cargv.push_back(nullptr);
@@ -139,6 +164,9 @@ class PtraceEngine final : public Engine {
   execvpe(cargv[0], cargv.data(), cenv.data());
   // Reported from inside the view, like a shell would: 127 not found, 126 not executable.
   int e = errno;
+  // execvpe reports EACCES when a PATH directory could not be searched, even if the command is
+  // in none of them: that is "not found" too.
+  if (e == EACCES && strchr(cargv[0], '/') == nullptr && !OnPath(cargv[0], env)) e = ENOENT;
   if (e == ENOENT) {
     dprintf(2, "umview: %s: command not found\n", cargv[0]);
   } else {
@@ -173,7 +201,7 @@ bool PtraceEngine::Start(const std::vector<std::string>& argv, const std::vector
   }
   if (child == 0) {
     close(sync[1]);
-    ChildExec(sync[0], filter, argv, env);
+    ChildExec(sync[0], filter, argv, env, config);
   }
   close(sync[0]);
   long opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK |

@@ -39,6 +39,7 @@ RunResult Run(const std::vector<std::string>& argv, const RunOptions& opts) {
     dup2(out[1], 1);
     dup2(err[1], 2);
     setpgid(0, 0);  // so a timeout kills the whole tree
+    signal(SIGPIPE, SIG_DFL);  // the test process ignores it; the command must not inherit that
     if (!opts.cwd.empty() && chdir(opts.cwd.c_str()) != 0) _exit(125);
     for (const auto& e : opts.extra_env) putenv(strdup(e.c_str()));
     std::vector<char*> a;
