@@ -100,6 +100,7 @@ class PtraceEngine final : public Engine {
   void BeginFdFilterInject(Task& t, const Regs& at_exit, SyscallStop& stop);
   void FinishInject(Task& t);
   void Gone(pid_t tid, int status);
+  void ReleaseOrphans();
   SyscallStop MakeStop(Task& t, const Regs& regs);
 
   EngineClient* client_ = nullptr;
@@ -129,13 +130,20 @@ bool OnPath(const char* name, const std::vector<std::string>& env) {
 }
 
 // The child side of Start(): wait for the tracer to seize us, install the filter, exec.
-[[noreturn]] void ChildExec(int sync_fd, const SeccompFilter& filter,
+[[noreturn]] void ChildExec(int sync_fd, int report_fd, const SeccompFilter& filter,
                             const std::vector<std::string>& argv,
                             const std::vector<std::string>& env, const EngineConfig& config) {
   char c;
   while (read(sync_fd, &c, 1) < 0 && errno == EINTR) {
   }
   close(sync_fd);
+  if (config.need_scratch) {
+    void* p =
+        mmap(nullptr, kScratchSize, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    uint64_t base = p == MAP_FAILED ? 0 : reinterpret_cast<uint64_t>(p);
+    (void)!write(report_fd, &base, sizeof base);
+  }
+  close(report_fd);
   // The signal state umview inherited, not the one it set up for itself.
   for (int sig = 1; sig < NSIG; ++sig) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
@@ -180,6 +188,10 @@ bool PtraceEngine::Start(const std::vector<std::string>& argv, const std::vector
   config_ = config;
   counters_.assign(512, {});
   std::vector<int> trapped = config.trapped;
+  if (config.trap_all || !config.trapped.empty()) {
+    trapped.push_back(SYS_clone);  // to drop CLONE_UNTRACED: see HandleSeccomp
+    trapped.push_back(SYS_clone3);
+  }
   trapped.push_back(kControlSyscall);
   SeccompFilter filter(trapped, config.trap_all, config.trap_all || !config.trapped.empty());
   if (!filter.Build(error)) return false;
@@ -189,8 +201,8 @@ bool PtraceEngine::Start(const std::vector<std::string>& argv, const std::vector
     fd_filter_ = fd_filter.program();
   }
 
-  int sync[2];
-  if (pipe2(sync, O_CLOEXEC) != 0) {
+  int sync[2], report[2];
+  if (pipe2(sync, O_CLOEXEC) != 0 || pipe2(report, O_CLOEXEC) != 0) {
     *error = std::string("pipe: ") + strerror(errno);
     return false;
   }
@@ -201,9 +213,11 @@ bool PtraceEngine::Start(const std::vector<std::string>& argv, const std::vector
   }
   if (child == 0) {
     close(sync[1]);
-    ChildExec(sync[0], filter, argv, env, config);
+    close(report[0]);
+    ChildExec(sync[0], report[1], filter, argv, env, config);
   }
   close(sync[0]);
+  close(report[1]);
   long opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK |
               PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC | PTRACE_O_TRACESECCOMP | PTRACE_O_EXITKILL;
   if (ptrace(PTRACE_SEIZE, child, nullptr, opts) != 0) {
@@ -223,6 +237,14 @@ bool PtraceEngine::Start(const std::vector<std::string>& argv, const std::vector
   // Only now may the child install the filter: RET_TRACE without a tracer fails with ENOSYS.
   (void)!write(sync[1], "g", 1);
   close(sync[1]);
+  // The child's scratch area, for rewriting the root command's own execve (before any filter:
+  // nothing the child does until then stops).
+  uint64_t base = 0;
+  ssize_t n;
+  while ((n = read(report[0], &base, sizeof base)) < 0 && errno == EINTR) {
+  }
+  close(report[0]);
+  if (n == sizeof base) t.as->base = base;
   return true;
 }
 
@@ -273,6 +295,37 @@ void PtraceEngine::Gone(pid_t tid, int status) {
   client_->OnTaskExit(tid, status);
   if (tid == root_) root_status_ = status;
   tasks_.erase(it);
+  ReleaseOrphans();
+}
+
+// A child whose creator was killed between creating it and reporting the clone event is held
+// forever: announce it as a process of its own once no task of its parent's process is left.
+void PtraceEngine::ReleaseOrphans() {
+  for (auto& [tid, task] : tasks_) {
+    Task& c = *task;
+    if (!c.held) continue;
+    std::string path = "/proc/" + std::to_string(tid) + "/status";
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    char buf[1024];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) continue;
+    buf[n] = 0;
+    const char* tg = strstr(buf, "\nTgid:");
+    const char* pp = strstr(buf, "\nPPid:");
+    pid_t tgid = tg ? atoi(tg + 6) : tid;
+    pid_t creator = tgid != tid ? tgid : (pp ? atoi(pp + 6) : 0);
+    bool alive = false;
+    for (const auto& [other, o] : tasks_) alive |= o->pid == creator && other != tid;
+    if (alive) continue;
+    c.pid = tgid;
+    c.as = std::make_shared<AddressSpace>();
+    c.proc = std::make_shared<Proc>();
+    c.announced = true;
+    c.held = false;
+    Resume(c);
+  }
 }
 
 SyscallStop PtraceEngine::MakeStop(Task& t, const Regs& regs) {
@@ -352,6 +405,19 @@ void PtraceEngine::HandleStop(pid_t tid, int status) {
 void PtraceEngine::HandleSeccomp(Task& t) {
   Regs regs;
   if (regs.Fetch(t.tid) != 0) return;  // killed under us; waitpid reports it
+  // CLONE_UNTRACED would give a child that is not attached: it would run outside the view
+  // (and its trapped calls would fail with ENOSYS). The flag is dropped; the engine traps
+  // clone and clone3 for this whenever the view claims anything.
+  if (regs.nr() == SYS_clone && (regs.arg(0) & CLONE_UNTRACED)) {
+    regs.set_arg(0, regs.arg(0) & ~static_cast<uint64_t>(CLONE_UNTRACED));
+    if (regs.Store(t.tid) != 0) return;
+  } else if (regs.nr() == SYS_clone3) {
+    uint64_t flags = 0;
+    if (t.mem->Read(regs.arg(0), &flags, sizeof flags) == 0 && (flags & CLONE_UNTRACED)) {
+      flags &= ~static_cast<uint64_t>(CLONE_UNTRACED);
+      t.mem->Write(regs.arg(0), &flags, sizeof flags);
+    }
+  }
   SyscallStop stop = MakeStop(t, regs);
   SyscallState before = stop.state;
   EntryDecision d = client_->OnSyscallEntry(stop);
@@ -417,7 +483,10 @@ void PtraceEngine::HandleSyscallStop(Task& t) {
   if (regs.Fetch(t.tid) != 0) return;
   SyscallStop stop = MakeStop(t, regs);
   client_->OnSyscallExit(stop);
-  if (stop.state.ret != regs.ret()) {
+  // -ERESTARTSYS..-ERESTART_RESTARTBLOCK (512..516) are the kernel's: it restarts the call or
+  // turns them into EINTR after the signal. Observers see them; a changed value would break that.
+  const bool restart = regs.ret() <= -512 && regs.ret() >= -516;
+  if (stop.state.ret != regs.ret() && !restart) {
     regs.set_ret(stop.state.ret);
     if (regs.Store(t.tid) != 0) return;
   }
