@@ -3,6 +3,7 @@
 
 #include <getopt.h>
 
+#include <cstdlib>
 #include <cstring>
 
 namespace umview {
@@ -22,6 +23,8 @@ Options:
       --log FILE                write umview's own messages to FILE
   -v, --verbose                 more messages (info level)
       --stats                   print stop counters per system call at exit
+      --spin US                 poll up to US microseconds for the next stop before sleeping
+                                (default 50, adaptive; 0: always sleep)
   -h, --help                    show this help and exit
   -V, --version                 show the version and exit
 
@@ -72,12 +75,16 @@ bool ParsePluginSpec(const std::string& text, PluginSpec* out, std::string* erro
 }
 
 bool ParseCommandLine(int argc, char** argv, CommandLine* out, std::string* error) {
-  enum { kLog = 1000, kStats };
-  static const option kLong[] = {
-      {"plugin", required_argument, nullptr, 'p'}, {"engine", required_argument, nullptr, 'e'},
-      {"log", required_argument, nullptr, kLog},   {"stats", no_argument, nullptr, kStats},
-      {"verbose", no_argument, nullptr, 'v'},      {"help", no_argument, nullptr, 'h'},
-      {"version", no_argument, nullptr, 'V'},      {nullptr, 0, nullptr, 0}};
+  enum { kLog = 1000, kStats, kSpin };
+  static const option kLong[] = {{"plugin", required_argument, nullptr, 'p'},
+                                 {"engine", required_argument, nullptr, 'e'},
+                                 {"log", required_argument, nullptr, kLog},
+                                 {"stats", no_argument, nullptr, kStats},
+                                 {"spin", required_argument, nullptr, kSpin},
+                                 {"verbose", no_argument, nullptr, 'v'},
+                                 {"help", no_argument, nullptr, 'h'},
+                                 {"version", no_argument, nullptr, 'V'},
+                                 {nullptr, 0, nullptr, 0}};
   opterr = 0;
   optind = 1;
   while (true) {
@@ -105,6 +112,16 @@ bool ParseCommandLine(int argc, char** argv, CommandLine* out, std::string* erro
       case kStats:
         out->stats = true;
         break;
+      case kSpin: {
+        char* end = nullptr;
+        long v = strtol(optarg, &end, 10);
+        if (*optarg == 0 || *end != 0 || v < 0 || v > 100000) {
+          *error = std::string("--spin '") + optarg + "': expected microseconds, 0 to 100000";
+          return false;
+        }
+        out->spin_us = static_cast<int>(v);
+        break;
+      }
       case 'v':
         out->verbose = true;
         break;

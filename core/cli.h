@@ -19,6 +19,7 @@ struct CommandLine {
   std::string log_file;
   bool verbose = false;
   bool stats = false;
+  int spin_us = 50;
   bool help = false;
   bool version = false;
   std::vector<std::string> command;

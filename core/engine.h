@@ -69,6 +69,9 @@ struct EngineConfig {
   bool trap_all = false;      // every syscall stops (observers such as umtrace without filter)
   bool need_scratch = false;  // set up a scratch area in every address space after execve
   bool count_stops = false;   // keep per-syscall stop counters (--stats)
+  // Longest time the tracer polls for the next stop before sleeping, in microseconds; 0 never.
+  // Used only when umview may run on more than one CPU.
+  int spin_max_us = 50;
   // Calls trapped, in addition to `trapped`, in processes holding virtual descriptors.
   std::vector<int> fd_trapped;
   // The signal state the command starts with: what umview itself inherited (so `nohup umview`

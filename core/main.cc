@@ -160,6 +160,7 @@ int Main(int argc, char** argv) {
 
   EngineConfig config = dispatcher.MakeEngineConfig();
   config.count_stops = cl.stats;
+  config.spin_max_us = cl.spin_us;
   SetUpSignals(&config);
   if (!engine->Start(command, env, config, &error)) {
     fprintf(stderr, "umview: %s\n", error.c_str());

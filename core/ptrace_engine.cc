@@ -8,6 +8,7 @@
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -99,6 +100,7 @@ class PtraceEngine final : public Engine {
   void BeginInject(Task& t);
   void BeginFdFilterInject(Task& t, const Regs& at_exit, SyscallStop& stop);
   void FinishInject(Task& t);
+  pid_t WaitNext(int* status);
   void Gone(pid_t tid, int status);
   void ReleaseOrphans();
   SyscallStop MakeStop(Task& t, const Regs& regs);
@@ -110,6 +112,9 @@ class PtraceEngine final : public Engine {
   std::unordered_map<pid_t, std::unique_ptr<Task>> tasks_;
   std::vector<StopCounters> counters_;
   std::vector<char> fd_filter_;  // struct sock_filter[] of the virtual-descriptor filter
+  // Adaptive spinning before blocking in waitpid (see WaitNext).
+  int64_t spin_ns_ = 0;
+  int64_t spin_max_ns_ = 0;
 };
 
 // True if some directory of the PATH in `env` holds a file called `name`.
@@ -267,11 +272,41 @@ void PtraceEngine::Resume(Task& t, int sig) {
   // ESRCH: killed meanwhile; its death is reported by waitpid.
 }
 
+// Waking a tracer that sleeps on another CPU is most of the cost of a stop on virtual machines
+// (measured on a 2-vCPU VM: a getppid stop 17 us blocking, 10 us when the tracer polls). So the
+// tracer polls waitpid for a while before blocking, when it can run on another CPU than the
+// tracee. The window adapts like an adaptive mutex: it doubles while events come within it and
+// halves when they do not, so a tracee that computes between calls is not robbed of a CPU.
+pid_t PtraceEngine::WaitNext(int* status) {
+  if (spin_max_ns_ > 0) {
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    while (true) {
+      pid_t tid = waitpid(-1, status, __WALL | WNOHANG);
+      if (tid != 0) {
+        spin_ns_ = std::min(spin_max_ns_, std::max<int64_t>(spin_ns_ * 2, 2000));
+        return tid;
+      }
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      int64_t spent = (now.tv_sec - start.tv_sec) * 1000000000LL + (now.tv_nsec - start.tv_nsec);
+      if (spent >= spin_ns_) break;
+    }
+    spin_ns_ /= 2;
+  }
+  return waitpid(-1, status, __WALL);
+}
+
 int PtraceEngine::Run(EngineClient& client) {
   client_ = &client;
+  cpu_set_t cpus;
+  if (config_.spin_max_us > 0 && sched_getaffinity(0, sizeof cpus, &cpus) == 0 &&
+      CPU_COUNT(&cpus) > 1) {
+    spin_max_ns_ = config_.spin_max_us * 1000;
+    spin_ns_ = spin_max_ns_;
+  }
   while (!tasks_.empty()) {
     int status;
-    pid_t tid = waitpid(-1, &status, __WALL);
+    pid_t tid = WaitNext(&status);
     if (tid < 0) {
       if (errno == EINTR) continue;
       if (errno == ECHILD) break;
