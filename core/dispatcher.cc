@@ -167,6 +167,8 @@ class CallImpl final : public Call {
   int64_t ReadString(RemotePtr<char> addr, std::string* out, size_t max) override {
     return stop_.memory->ReadString(addr.addr(), out, max);
   }
+  int ReadMany(const Transfer* t, size_t n) override { return Many(t, n, false); }
+  int WriteMany(const Transfer* t, size_t n) override { return Many(t, n, true); }
   RemotePtr<void> PutScratch(const void* data, size_t len) override {
     // At exit the slot still holds strings the entry placed and outer plugins' saved arguments
     // point to: nothing may be placed then.
@@ -240,6 +242,12 @@ class CallImpl final : public Call {
     }
     c.path = JoinPath(*base, raw);
     return c;
+  }
+
+  int Many(const Transfer* t, size_t n, bool write) {
+    std::vector<umview::Transfer> v(n);
+    for (size_t i = 0; i < n; ++i) v[i] = {t[i].remote.addr(), t[i].local, t[i].len};
+    return write ? stop_.memory->WriteMulti(v.data(), n) : stop_.memory->ReadMulti(v.data(), n);
   }
 
   Dispatcher& d_;

@@ -85,8 +85,9 @@ class Call {
 
   // Path argument i resolved in the view: absolute, lexically normalized against the tracee's
   // cwd or dirfd, symlinks not followed. At exit the string is read again from tracee memory:
-  // after a successful execve it is gone, so copy at entry what the exit needs. nullptr if arg i is not a path or cannot be read;
-  // then PathError(i) is the errno the call should fail with (EFAULT, ENAMETOOLONG).
+  // after a successful execve it is gone, so copy at entry what the exit needs. nullptr if arg i is
+  // not a path or cannot be read; then PathError(i) is the errno the call should fail with (EFAULT,
+  // ENAMETOOLONG).
   virtual const std::string* Path(int i) = 0;
   virtual int PathError(int i) = 0;
   // Replace path argument i: the string is placed in per-thread scratch memory the tracee
@@ -118,6 +119,15 @@ class Call {
   // Reads up to the NUL (not included) or `max` bytes, never faulting on unmapped memory
   // past the NUL. Returns the length read, -ENAMETOOLONG when no NUL within max, or -EFAULT.
   virtual int64_t ReadString(RemotePtr<char> addr, std::string* out, size_t max = 4096) = 0;
+
+  // Several transfers in one kernel crossing (MULTI); all-or-nothing, 0 or -errno.
+  struct Transfer {
+    RemotePtr<void> remote;
+    void* local;
+    size_t len;
+  };
+  virtual int ReadMany(const Transfer* transfers, size_t count) = 0;
+  virtual int WriteMany(const Transfer* transfers, size_t count) = 0;
 
   // Copies `len` bytes into this thread's scratch area (read-only for the tracee) and returns
   // its address; valid until the call returns. Null if no scratch could be set up.
