@@ -22,6 +22,7 @@ struct Dispatcher::Slot {
   Plugin* plugin = nullptr;
   bool all = false;
   std::bitset<512> nrs;
+  std::bitset<64> families;  // socket address families
   std::unique_ptr<Host> host;
 };
 
@@ -55,6 +56,9 @@ class HostImpl final : public Host {
         return;
       }
     }
+  }
+  void ClaimSocketFamily(int family) override {
+    if (family >= 0 && family < 64) d_.slots_[slot_]->families.set(family);
   }
   void NeedScratch() override { d_.need_scratch_ = true; }
   void Log(LogLevel level, std::string_view message) override {
@@ -295,6 +299,10 @@ EngineConfig Dispatcher::MakeEngineConfig() const {
   for (const auto& s : slots_) {
     c.trap_all |= s->all;
     trap |= s->nrs;
+    if (s->families.any()) {
+      trap.set(SYS_socket);
+      trap.set(SYS_socketpair);
+    }
   }
   if (!mounts_.empty()) {
     for (const SyscallInfo* s = SyscallsBegin(); s != SyscallsEnd(); ++s) {
@@ -378,7 +386,9 @@ EntryDecision Dispatcher::OnSyscallEntry(SyscallStop& stop) {
       DeliverExits(stop, p);
       return {EntryOutcome::kSkip, stop.state.ret};
     }
-    bool routed = s.all || (nr >= 0 && nr < 512 && s.nrs.test(nr));
+    bool routed = s.all || (nr >= 0 && nr < 512 && s.nrs.test(nr)) ||
+                  ((nr == SYS_socket || nr == SYS_socketpair) && stop.state.args[0] < 64 &&
+                   s.families.test(stop.state.args[0]));
     if (!routed && !mounts_.empty()) {
       const SyscallInfo* info = LookupSyscall(nr);
       if (info != nullptr && (info->classes & kClassPath)) {

