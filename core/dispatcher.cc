@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 #include <optional>
@@ -22,7 +23,8 @@ struct Dispatcher::Slot {
   Plugin* plugin = nullptr;
   bool all = false;
   std::bitset<512> nrs;
-  std::bitset<64> families;  // socket address families
+  std::bitset<64> families;                                   // socket address families
+  std::unordered_map<int, std::function<void(Call&)>> hooks;  // per-syscall hooks
   std::unique_ptr<Host> host;
 };
 
@@ -42,6 +44,11 @@ class HostImpl final : public Host {
   HostImpl(Dispatcher& d, size_t slot) : d_(d), slot_(slot) {}
   void ClaimSyscall(int nr) override {
     if (nr >= 0 && nr < 512) d_.slots_[slot_]->nrs.set(nr);
+  }
+  void HandleSyscall(int nr, std::function<void(Call&)> hook) override {
+    if (nr < 0 || nr >= 512) return;
+    ClaimSyscall(nr);
+    d_.slots_[slot_]->hooks[nr] = std::move(hook);
   }
   void ClaimAllSyscalls() override { d_.slots_[slot_]->all = true; }
   void AddMount(std::string_view prefix) override {
@@ -170,6 +177,33 @@ class CallImpl final : public Call {
   }
   int64_t ReadString(RemotePtr<char> addr, std::string* out, size_t max) override {
     return stop_.memory->ReadString(addr.addr(), out, max);
+  }
+  int GetProcessState(ProcessState* out) override {
+    std::string base = "/proc/" + std::to_string(stop_.tid) + "/";
+    int fd = open((base + "status").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -ESRCH;
+    char buf[4096];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return -ESRCH;
+    buf[n] = 0;
+    auto field = [&](const char* name) -> const char* {
+      const char* p = strstr(buf, name);
+      return p ? p + strlen(name) : nullptr;
+    };
+    const char* uid = field("\nUid:");
+    const char* gid = field("\nGid:");
+    const char* umask = field("\nUmask:");
+    if (!uid || !gid) return -ESRCH;
+    unsigned a, b, c, d;
+    if (sscanf(uid, "%u %u %u %u", &a, &b, &c, &d) != 4) return -ESRCH;
+    out->uid = a, out->euid = b, out->fsuid = d;
+    if (sscanf(gid, "%u %u %u %u", &a, &b, &c, &d) != 4) return -ESRCH;
+    out->gid = a, out->egid = b, out->fsgid = d;
+    out->umask = umask ? static_cast<mode_t>(strtoul(umask, nullptr, 8)) : 022;
+    std::optional<std::string> cwd = ReadLinkProc(stop_.tid, "cwd");
+    out->cwd = cwd ? *cwd : "";
+    return 0;
   }
   int ReadMany(const Transfer* t, size_t n) override { return Many(t, n, false); }
   int WriteMany(const Transfer* t, size_t n) override { return Many(t, n, true); }
@@ -402,7 +436,12 @@ EntryDecision Dispatcher::OnSyscallEntry(SyscallStop& stop) {
     if (!routed) continue;
     SyscallState seen = stop.state;
     try {
-      s.plugin->OnEntry(call);
+      auto hook = s.hooks.empty() ? s.hooks.end() : s.hooks.find(static_cast<int>(nr));
+      if (hook != s.hooks.end()) {
+        hook->second(call);
+      } else {
+        s.plugin->OnEntry(call);
+      }
     } catch (const std::exception& e) {
       LogFor(s.name, LogLevel::kError,
              std::string("OnEntry(") + (LookupSyscall(nr) ? LookupSyscall(nr)->name : "?") +

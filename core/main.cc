@@ -123,8 +123,10 @@ int Main(int argc, char** argv) {
   }
   engine = MakePtraceEngine();
 
-  Dispatcher dispatcher;
+  // Declared first, destroyed last: the dispatcher holds the plugins' objects and hooks, whose
+  // code lives in the shared objects.
   std::vector<std::unique_ptr<LoadedPlugin>> plugins;
+  Dispatcher dispatcher;
   std::string names;
   for (const PluginSpec& ps : cl.plugins) {
     auto lp = LoadPlugin(ps.spec, &error);
@@ -170,7 +172,6 @@ int Main(int argc, char** argv) {
   int status = engine->Run(dispatcher);
   dispatcher.Shutdown();
   if (cl.stats) PrintStats(*engine);
-  plugins.clear();
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return WEXITSTATUS(status);
 }

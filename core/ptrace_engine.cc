@@ -169,7 +169,7 @@ bool OnPath(const char* name, const std::vector<std::string>& env) {
   cargv.push_back(nullptr);
   for (const auto& e : env) cenv.push_back(const_cast<char*>(e.c_str()));
   cenv.push_back(nullptr);
-  int r = config.trap_all || !config.trapped.empty() ? filter.Install() : 0;
+  int r = filter.empty() ? 0 : filter.Install();
   if (r != 0) {
     dprintf(2, "umview: cannot install the seccomp filter: %s\n", strerror(-r));
     _exit(126);
@@ -201,8 +201,9 @@ bool PtraceEngine::Start(const std::vector<std::string>& argv, const std::vector
     trapped.push_back(SYS_clone3);
   }
   trapped.push_back(kControlSyscall);
-  SeccompFilter filter(trapped, config.trap_all, config.trap_all || !config.trapped.empty());
-  if (!filter.Build(error)) return false;
+  const bool filtered = config.trap_all || !config.trapped.empty();
+  SeccompFilter filter(trapped, config.trap_all, filtered);
+  if (filtered && !filter.Build(error)) return false;
   if (!config.fd_trapped.empty()) {
     SeccompFilter fd_filter(config.fd_trapped, false, false);
     if (!fd_filter.Build(error)) return false;

@@ -25,6 +25,7 @@ class SeccompFilter {
   int Install() const;
   // The program as struct sock_filter records, for installing it from inside a tracee.
   const std::vector<char>& program() const { return prog_; }
+  bool empty() const { return prog_.empty(); }
 
  private:
   std::vector<int> trapped_;

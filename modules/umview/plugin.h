@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -113,6 +114,16 @@ class Call {
   virtual int64_t result() const = 0;
   virtual void SetResult(int64_t value) = 0;
 
+  // The calling process's state, read from the kernel when asked (nothing is tracked per call).
+  struct ProcessState {
+    uid_t uid, euid, fsuid;
+    gid_t gid, egid, fsgid;
+    mode_t umask;
+    std::string cwd;  // as the kernel has it (a host path)
+  };
+  // 0 or -errno (-ESRCH if the thread vanished).
+  virtual int GetProcessState(ProcessState* out) = 0;
+
   // Tracee memory. All-or-nothing; return 0 or -errno (-EFAULT for unmapped memory).
   virtual int Read(RemotePtr<void> addr, void* buf, size_t len) = 0;
   virtual int Write(RemotePtr<void> addr, const void* buf, size_t len) = 0;
@@ -141,6 +152,9 @@ class Host {
   virtual ~Host() = default;
   // Route every call with this number to the plugin.
   virtual void ClaimSyscall(int nr) = 0;
+  // A per-syscall hook: claims `nr`, and calls of it go to `hook` instead of Plugin::OnEntry.
+  // E.g. host.HandleSyscall(__NR_openat, [this](Call& c) { OpenAt(c); });
+  virtual void HandleSyscall(int nr, std::function<void(Call&)> hook) = 0;
   // Route every trapped call to the plugin, and trap everything (strace-like observers).
   virtual void ClaimAllSyscalls() = 0;
   // Route path calls whose path lies at or under `prefix` (absolute) to the plugin.

@@ -20,12 +20,12 @@ TEST(SocketFamilyRouting, ClaimedFamilyOnly) {
       "    socket.socketpair(socket.AF_UNIX); print('pair ok')\n"
       "except OSError as e:\n"
       "    print('pair', e.errno)\n";
-  RunResult r = RunUmview({"-p", TestPluginPath("family") + ",af=2,errno=13", "--", "python3",
-                           "-c", py});
+  RunResult r =
+      RunUmview({"-p", TestPluginPath("family") + ",af=2,errno=13", "--", "python3", "-c", py});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "AF_INET 13\nAF_INET6 ok\nAF_UNIX ok\npair ok\n");
-  RunResult unix_refused = RunUmview(
-      {"-p", TestPluginPath("family") + ",af=1,errno=97", "--", "python3", "-c", py});
+  RunResult unix_refused =
+      RunUmview({"-p", TestPluginPath("family") + ",af=1,errno=97", "--", "python3", "-c", py});
   ASSERT_EQ(unix_refused.exit_code, 0) << unix_refused.err;
   EXPECT_EQ(unix_refused.out, "AF_INET ok\nAF_INET6 ok\nAF_UNIX 97\npair 97\n");
 }
