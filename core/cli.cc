@@ -19,6 +19,8 @@ Options:
                                 PLUGIN is a path or a name looked up in $UMVIEW_PLUGIN_PATH,
                                 ~/.local/share/umview/plugins, the installed plugin directory
                                 and the build tree.
+  -b, --bind SRC:DST            show host path SRC at DST in the view (viewfs bind=SRC:DST)
+  -w, --cwd DIR                 start the command in DIR (a path of the view)
   -e, --engine ENGINE           ptrace, kmview (needs /dev/kmview) or auto (default)
       --log FILE                write umview's own messages to FILE
   -v, --verbose                 more messages (info level)
@@ -77,6 +79,8 @@ bool ParsePluginSpec(const std::string& text, PluginSpec* out, std::string* erro
 bool ParseCommandLine(int argc, char** argv, CommandLine* out, std::string* error) {
   enum { kLog = 1000, kStats, kSpin };
   static const option kLong[] = {{"plugin", required_argument, nullptr, 'p'},
+                                 {"bind", required_argument, nullptr, 'b'},
+                                 {"cwd", required_argument, nullptr, 'w'},
                                  {"engine", required_argument, nullptr, 'e'},
                                  {"log", required_argument, nullptr, kLog},
                                  {"stats", no_argument, nullptr, kStats},
@@ -90,9 +94,26 @@ bool ParseCommandLine(int argc, char** argv, CommandLine* out, std::string* erro
   while (true) {
     int prev = optind;
     // '+': stop at the first non-option, so `umview ls -l` passes -l to ls.
-    int c = getopt_long(argc, argv, "+:p:e:vhV", kLong, nullptr);
+    int c = getopt_long(argc, argv, "+:p:b:w:e:vhV", kLong, nullptr);
     if (c == -1) break;
     switch (c) {
+      case 'b': {
+        std::string v = optarg;
+        size_t colon = v.find(':');
+        if (colon == std::string::npos || colon == 0 || colon + 1 == v.size()) {
+          *error = "-b '" + v + "': expected SRC:DST";
+          return false;
+        }
+        out->binds.push_back(v);
+        break;
+      }
+      case 'w':
+        out->cwd = optarg;
+        if (out->cwd.empty()) {
+          *error = "-w: expected a directory";
+          return false;
+        }
+        break;
       case 'p': {
         PluginSpec ps;
         if (!ParsePluginSpec(optarg, &ps, error)) return false;

@@ -22,6 +22,8 @@ struct CommandLine {
   int spin_us = 50;
   bool help = false;
   bool version = false;
+  std::vector<std::string> binds;  // -b SRC:DST, given to one viewfs instance
+  std::string cwd;                 // -w DIR
   std::vector<std::string> command;
 };
 

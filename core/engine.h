@@ -72,6 +72,8 @@ struct EngineConfig {
   // Longest time the tracer polls for the next stop before sleeping, in microseconds; 0 never.
   // Used only when umview may run on more than one CPU.
   int spin_max_us = 50;
+  // Directory (a path of the view) the root command starts in; "" keeps umview's.
+  std::string initial_cwd;
   // Calls trapped, in addition to `trapped`, in processes holding virtual descriptors.
   std::vector<int> fd_trapped;
   // The signal state the command starts with: what umview itself inherited (so `nohup umview`

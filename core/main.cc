@@ -128,7 +128,14 @@ int Main(int argc, char** argv) {
   std::vector<std::unique_ptr<LoadedPlugin>> plugins;
   Dispatcher dispatcher;
   std::string names;
-  for (const PluginSpec& ps : cl.plugins) {
+  std::vector<PluginSpec> specs = cl.plugins;
+  if (!cl.binds.empty()) {
+    // PRoot-style short forms: one viewfs, innermost, so -p plugins stack outside it.
+    PluginSpec viewfs{"viewfs", {}};
+    for (const auto& b : cl.binds) viewfs.options.push_back({"bind", b, true});
+    specs.insert(specs.begin(), viewfs);
+  }
+  for (const PluginSpec& ps : specs) {
     auto lp = LoadPlugin(ps.spec, &error);
     if (!lp) {
       fprintf(stderr, "umview: %s\n", error.c_str());
@@ -163,6 +170,7 @@ int Main(int argc, char** argv) {
   EngineConfig config = dispatcher.MakeEngineConfig();
   config.count_stops = cl.stats;
   config.spin_max_us = cl.spin_us;
+  config.initial_cwd = cl.cwd;
   SetUpSignals(&config);
   if (!engine->Start(command, env, config, &error)) {
     fprintf(stderr, "umview: %s\n", error.c_str());

@@ -174,6 +174,11 @@ bool OnPath(const char* name, const std::vector<std::string>& env) {
     dprintf(2, "umview: cannot install the seccomp filter: %s\n", strerror(-r));
     _exit(126);
   }
+  // After the filter: the chdir goes through the view (it may name a path only the view has).
+  if (!config.initial_cwd.empty() && chdir(config.initial_cwd.c_str()) != 0) {
+    dprintf(2, "umview: -w %s: %s\n", config.initial_cwd.c_str(), strerror(errno));
+    _exit(2);
+  }
   execvpe(cargv[0], cargv.data(), cenv.data());
   // Reported from inside the view, like a shell would: 127 not found, 126 not executable.
   int e = errno;
