@@ -14,13 +14,16 @@ bool Content(MountKind k) { return k != MountKind::kReadOnly; }
 
 }  // namespace
 
-void MountTable::Add(MountKind kind, std::string dst, std::string src) {
-  mounts_.push_back({kind, std::move(dst), std::move(src), ++seq_});
+void MountTable::Add(MountKind kind, std::string dst, std::string src,
+                     std::vector<std::string> lowers) {
+  mounts_.push_back({kind, std::move(dst), std::move(src), ++seq_, std::move(lowers)});
 }
 
 bool MountTable::has_content() const {
   for (const Mount& m : mounts_) {
-    if (m.kind == MountKind::kBind || m.kind == MountKind::kTmp) return true;
+    if (m.kind == MountKind::kBind || m.kind == MountKind::kTmp || m.kind == MountKind::kUnion) {
+      return true;
+    }
   }
   return false;
 }
@@ -50,8 +53,10 @@ Place MountTable::Find(std::string_view v) const {
         p.hidden = true;
         break;
       case MountKind::kBind:
-      case MountKind::kTmp: {
+      case MountKind::kTmp:
+      case MountKind::kUnion: {
         std::string_view rest = v.substr(best->dst == "/" ? 0 : best->dst.size());
+        p.rel = std::string(rest);
         p.host =
             best->src == "/" && !rest.empty() ? std::string(rest) : best->src + std::string(rest);
         p.translated = p.host != v;
@@ -70,19 +75,29 @@ Place MountTable::Find(std::string_view v) const {
 
 std::string MountTable::ToView(std::string_view host) const {
   const Mount* best = nullptr;
+  const std::string* best_src = nullptr;
   for (const Mount& m : mounts_) {
-    if (m.kind != MountKind::kBind && m.kind != MountKind::kTmp) continue;
-    if (!Under(host, m.src)) continue;
-    if (best == nullptr || m.src.size() > best->src.size() ||
-        (m.src.size() == best->src.size() && m.seq > best->seq)) {
-      best = &m;
+    if (m.kind != MountKind::kBind && m.kind != MountKind::kTmp && m.kind != MountKind::kUnion) {
+      continue;
     }
+    auto consider = [&](const std::string& src) {
+      if (!Under(host, src)) return;
+      if (best == nullptr || src.size() > best_src->size() ||
+          (src.size() == best_src->size() && m.seq > best->seq)) {
+        best = &m;
+        best_src = &src;
+      }
+    };
+    consider(m.src);
+    for (const auto& l : m.lowers) consider(l);
   }
   if (best == nullptr) return std::string(host);
-  std::string_view rest = host.substr(best->src == "/" ? 0 : best->src.size());
+  std::string_view rest = host.substr(*best_src == "/" ? 0 : best_src->size());
   std::string view =
       best->dst == "/" ? (rest.empty() ? "/" : std::string(rest)) : best->dst + std::string(rest);
-  // Only if the view path really shows this host path (a later mount may cover it).
+  // Only if the view path really leads there (a later mount may cover it); a union's layers
+  // all show at its mount point.
+  if (best->kind == MountKind::kUnion) return Find(view).mount == best ? view : std::string(host);
   return Find(view).host == host ? view : std::string(host);
 }
 

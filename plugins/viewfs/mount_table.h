@@ -8,13 +8,16 @@
 
 namespace umview::viewfs {
 
-enum class MountKind { kBind, kTmp, kHide, kReadOnly, kExcept };
+// kUnion: layers (cow=DST:UPPER has the host DST as its one lower layer; merge=DST:A+B+C has
+// upper A and lowers B, C). Which layer holds a name is decided by viewfs (union.h), not here.
+enum class MountKind { kBind, kTmp, kHide, kReadOnly, kExcept, kUnion };
 
 struct Mount {
   MountKind kind;
   std::string dst;  // view path, normalized
-  std::string src;  // host path (bind, tmp)
+  std::string src;  // host path (bind, tmp); the upper layer (union)
   uint64_t seq = 0;
+  std::vector<std::string> lowers;  // union: lower layers, first wins
 };
 
 // Where a view path leads, before symlinks are considered.
@@ -24,12 +27,14 @@ struct Place {
   bool hidden = false;
   bool read_only = false;
   bool translated = false;  // host differs from the view path
+  std::string rel;          // the path below the mount point ("" at it), for unions
 };
 
 class MountTable {
  public:
   // Later mounts over the same path win.
-  void Add(MountKind kind, std::string dst, std::string src = "");
+  void Add(MountKind kind, std::string dst, std::string src = "",
+           std::vector<std::string> lowers = {});
   bool empty() const { return mounts_.empty(); }
   bool has_content() const;  // any bind or tmp: host paths differ from view paths somewhere
 

@@ -14,10 +14,12 @@
 #include <map>
 #include <set>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
 #include "plugins/viewfs/mount_table.h"
+#include "plugins/viewfs/union.h"
 #include "umview/plugin.h"
 
 namespace umview::viewfs {
@@ -93,6 +95,7 @@ std::string ReadLink(const std::string& path, int* err = nullptr) {
 struct Resolved {
   std::string view;
   Place place;
+  LayerHit layer;  // for a path in a union mount
   int err = 0;
   bool followed = false;  // a symlink was followed: the kernel must get the resolved path
   bool opaque = false;    // a magic link to a non-path object: leave the call to the kernel
@@ -157,10 +160,17 @@ class ViewFs final : public Plugin {
   }
 
   void OnExit(Call& call) override {
-    if (call.nr() == SYS_getdents64) GetDentsExit(call);
+    if (call.nr() == SYS_getdents64) {
+      GetDentsExit(call);
+    } else {
+      FinishPending(call);
+    }
   }
 
-  void OnTaskExit(pid_t tid, int) override { dents_.erase(tid); }
+  void OnTaskExit(pid_t tid, int) override {
+    dents_.erase(tid);
+    pending_.erase(tid);
+  }
 
  private:
   bool AddOption(const Option& o, std::string* error) {
@@ -189,6 +199,43 @@ class ViewFs final : public Plugin {
                  : o.key == "hide" ? MountKind::kHide
                                    : MountKind::kExcept,
                  Normalize(o.value));
+    } else if (o.key == "cow" || o.key == "merge") {
+      size_t colon = o.value.find(':');
+      if (colon == std::string::npos)
+        return bad(o.key == "cow" ? "expected DST:UPPER" : "expected DST:LAYER+LAYER...");
+      std::string dst = o.value.substr(0, colon), rest = o.value.substr(colon + 1);
+      if (!absolute(dst)) return bad("DST must be an absolute path");
+      std::vector<std::string> layers;
+      for (size_t i = 0; i <= rest.size();) {
+        size_t j = rest.find('+', i);
+        if (j == std::string::npos) j = rest.size();
+        if (j > i) layers.push_back(rest.substr(i, j - i));
+        i = j + 1;
+      }
+      if (layers.empty() || (o.key == "cow" && layers.size() != 1)) {
+        return bad(o.key == "cow" ? "expected DST:UPPER" : "expected DST:LAYER+LAYER...");
+      }
+      std::vector<std::string> real;
+      for (const auto& l : layers) {
+        char buf[PATH_MAX];
+        if (realpath(l.c_str(), buf) == nullptr) return bad(l + ": " + strerror(errno));
+        struct stat st;
+        if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) return bad(l + ": not a directory");
+        real.push_back(buf);
+      }
+      std::string view_dst = Normalize(dst);
+      std::vector<std::string> lowers(real.begin() + 1, real.end());
+      if (o.key == "cow") {
+        char buf[PATH_MAX];
+        if (realpath(view_dst.c_str(), buf) == nullptr) return bad(dst + ": " + strerror(errno));
+        std::string lower = buf;
+        // The upper layer inside the tree it covers would show itself and copy into itself.
+        if (real[0] == lower || real[0].rfind(lower + "/", 0) == 0 || lower == "/") {
+          return bad("UPPER must not be inside DST");
+        }
+        lowers = {lower};
+      }
+      table_.Add(MountKind::kUnion, view_dst, real[0], lowers);
     } else if (o.key == "tmp") {
       if (!absolute(o.value)) return bad("expected an absolute path");
       const char* t = getenv("TMPDIR");
@@ -199,7 +246,7 @@ class ViewFs final : public Plugin {
       tmpdirs_.push_back(buf.data());
       table_.Add(MountKind::kTmp, Normalize(o.value), buf.data());
     } else {
-      *error = "unknown option '" + o.key + "' (expected bind, ro, hide, tmp, except)";
+      *error = "unknown option '" + o.key + "' (expected bind, ro, hide, tmp, except, cow, merge)";
       return false;
     }
     return true;
@@ -282,6 +329,19 @@ class ViewFs final : public Plugin {
     return {false, true};
   }
 
+  // Where view path v is on the host: the mount table, then the layers of a union.
+  Place Locate(const std::string& v, LayerHit* layer = nullptr) {
+    Place p = table_.Find(v);
+    if (p.mount != nullptr && p.mount->kind == MountKind::kUnion) {
+      LayerHit h = LocateInUnion(*p.mount, p.rel);
+      p.host = h.host;
+      p.translated = p.host != v;
+      if (h.whiteout) p.hidden = true;
+      if (layer) *layer = h;
+    }
+    return p;
+  }
+
   // The view path of the directory a relative path starts from; "" with *err on failure.
   std::string Base(Call& call, int dirfd, int* err) {
     std::string link =
@@ -343,10 +403,12 @@ class ViewFs final : public Plugin {
       }
       cur.push_back(c);
       std::string view = Join(cur);
-      Place pl = table_.Find(view);
+      LayerHit layer;
+      Place pl = Locate(view, &layer);
       bool last = todo.empty();
-      // A hidden directory stays traversable only toward an except=PATH below it.
-      if (pl.hidden && (last || !table_.HasExceptUnder(view))) {
+      // A hidden directory stays traversable only toward an except=PATH below it; a name
+      // deleted in a union may be created again.
+      if (pl.hidden && !(last && layer.whiteout) && (last || !table_.HasExceptUnder(view))) {
         r.err = ENOENT;
         return r;
       }
@@ -385,13 +447,14 @@ class ViewFs final : public Plugin {
       todo.insert(todo.begin(), parts.begin(), parts.end());
     }
     r.view = Join(cur);
-    r.place = table_.Find(r.view);
-    if (r.place.hidden) r.err = ENOENT;
+    r.place = Locate(r.view, &r.layer);
+    if (r.place.hidden && !r.layer.whiteout) r.err = ENOENT;
     return r;
   }
 
   // Resolves path argument i; returns false if it completed the call.
   bool HandlePath(Call& call, const SyscallInfo& info, int i) {
+    if (call.arg(i) == 0) return true;  // futimens() is utimensat(fd, NULL, ...)
     std::string raw;
     int64_t n = call.ReadString(RemotePtr<char>(call.arg(i)), &raw, PATH_MAX);
     if (n < 0) {
@@ -409,7 +472,7 @@ class ViewFs final : public Plugin {
       int err = 0;
       base = Base(call, dirfd, &err);
       if (err != 0) return true;  // bad dirfd: the kernel reports it
-      kernel_base = table_.Find(base).host;
+      kernel_base = Locate(base).host;
     }
     PathUse use = Use(call, call.nr(), i);
     const std::string lexical = Normalize(relative ? base + "/" + raw : raw);
@@ -427,6 +490,12 @@ class ViewFs final : public Plugin {
     if (r.opaque) return true;
     if (use.writes && r.place.read_only) {
       call.Fail(EROFS);
+      return false;
+    }
+    if (use.writes && r.place.mount != nullptr && r.place.mount->kind == MountKind::kUnion) {
+      if (!UnionWrite(call, i, r)) return false;
+    } else if (r.layer.whiteout) {
+      call.Fail(ENOENT);
       return false;
     }
     if (call.nr() == SYS_readlink || call.nr() == SYS_readlinkat) {
@@ -448,6 +517,94 @@ class ViewFs final : public Plugin {
       }
     }
     return true;
+  }
+
+  // A call that changes something in a union mount: the upper layer gets the change. Copies
+  // up what is modified, makes the parents of what is created, turns removals of lower names
+  // into whiteouts. Returns false if it completed the call.
+  bool UnionWrite(Call& call, int arg, Resolved& r) {
+    const Mount& m = *r.place.mount;
+    const std::string& rel = r.place.rel;
+    const int nr = call.nr();
+    const bool rename = nr == SYS_rename || nr == SYS_renameat || nr == SYS_renameat2;
+    const bool link = nr == SYS_link || nr == SYS_linkat;
+    const bool first_path =
+        arg == (nr == SYS_renameat || nr == SYS_renameat2 || nr == SYS_linkat ? 1 : 0);
+    const bool is_rmdir = nr == SYS_rmdir || (nr == SYS_unlinkat && (call.arg(2) & AT_REMOVEDIR));
+    const bool removal = nr == SYS_unlink || nr == SYS_unlinkat || nr == SYS_rmdir;
+    bool creates = nr == SYS_mkdir || nr == SYS_mkdirat || nr == SYS_mknod || nr == SYS_mknodat ||
+                   nr == SYS_symlink || nr == SYS_symlinkat || ((rename || link) && !first_path);
+    if (nr == SYS_open || nr == SYS_openat || nr == SYS_creat) {
+      int flags = nr == SYS_creat ? O_CREAT : static_cast<int>(call.arg(nr == SYS_open ? 1 : 2));
+      creates = (flags & O_CREAT) && !r.layer.exists;
+    }
+    const std::string upper = m.src + rel;
+    auto fail = [&](int err) {
+      call.Fail(err);
+      return false;
+    };
+    if (removal) {
+      if (!r.layer.exists) return true;  // the kernel says ENOENT for the upper path
+      if (is_rmdir && !ListUnion(m, rel).empty()) return fail(ENOTEMPTY);
+      if (r.layer.in_upper) {
+        if (is_rmdir) ClearUpperDir(m, rel);
+        if (r.layer.in_lower) AddPending(call, {Pending::kWhiteout, &m, rel});
+        r.place.host = upper;
+        return true;
+      }
+      int rc = AddWhiteout(m, rel);  // only below: record the deletion, nothing to remove
+      call.Return(rc);
+      return false;
+    }
+    if (rename && first_path) {
+      if (!r.layer.exists) return true;
+      struct stat st;
+      if (lstat(r.place.host.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && r.layer.in_lower) {
+        return fail(EXDEV);  // as overlayfs: mv falls back to copy and delete
+      }
+      if (!r.layer.in_upper) {
+        int rc = CopyUp(m, rel);
+        if (rc < 0) return fail(-rc);
+      }
+      if (r.layer.in_lower) AddPending(call, {Pending::kWhiteout, &m, rel});
+    } else if (creates) {
+      int rc = EnsureUpperParents(m, rel);
+      if (rc < 0) return fail(-rc);
+      bool was_deleted = RemoveWhiteout(m, rel);
+      if (was_deleted && (nr == SYS_mkdir || nr == SYS_mkdirat)) {
+        AddPending(call, {Pending::kOpaque, &m, rel});
+      }
+    } else if (r.layer.exists && !r.layer.in_upper) {
+      int rc = CopyUp(m, rel);
+      if (rc < 0) return fail(-rc);
+    }
+    r.place.host = upper;
+    r.place.translated = true;
+    return true;
+  }
+
+  struct Pending {
+    enum Kind { kWhiteout, kOpaque } kind;
+    const Mount* mount;
+    std::string rel;
+  };
+  void AddPending(Call& call, Pending p) {
+    pending_[call.tid()].push_back(std::move(p));
+    call.RequestExit();
+  }
+  void FinishPending(Call& call) {
+    auto it = pending_.find(call.tid());
+    if (it == pending_.end()) return;
+    std::vector<Pending> todo = std::move(it->second);
+    pending_.erase(it);
+    if (call.result() < 0) return;
+    for (const auto& p : todo) {
+      if (p.kind == Pending::kWhiteout) {
+        AddWhiteout(*p.mount, p.rel);
+      } else {
+        MarkOpaque(*p.mount, p.rel);
+      }
+    }
   }
 
   // openat2(RESOLVE_NO_SYMLINKS) says whether the kernel meets a symlink on the way; for a
@@ -511,40 +668,75 @@ class ViewFs final : public Plugin {
     call.Return(static_cast<int64_t>(view.size() + 1));
   }
 
-  // Directory listings: mount points that do not exist on the host are added at the end of the
-  // listing; hidden names are removed.
+  // Directory listings: the kernel lists the host directory the descriptor is open on; viewfs
+  // removes hidden and whiteout names from each batch and, at the end of the directory, adds
+  // what the view has beyond it: mount points that do not exist on the host, and the names of
+  // a union's other layers. A long list is added over several calls.
   struct Dents {
     int fd = -1;
-    std::vector<std::pair<std::string, const Mount*>> extra;
+    std::string host_dir;
+    std::vector<UnionEntry> extra;
     std::set<std::string> hidden;
+    bool hide_whiteouts = false;
   };
 
-  std::string FdView(Call& call, int fd) {
+  std::string FdHost(Call& call, int fd) {
     int err = 0;
     std::string host =
         ReadLink("/proc/" + std::to_string(call.tid()) + "/fd/" + std::to_string(fd), &err);
     if (err != 0 || host.empty() || host[0] != '/') return "";
-    return table_.ToView(host);
+    return host;
+  }
+
+  std::string FdView(Call& call, int fd) {
+    std::string host = FdHost(call, fd);
+    return host.empty() ? "" : table_.ToView(host);
   }
 
   void GetDentsEntry(Call& call) {
     int fd = static_cast<int>(call.arg(0));
-    std::string dir = FdView(call, fd);
-    if (dir.empty()) return;
+    std::string host_dir = FdHost(call, fd);
+    if (host_dir.empty()) return;
+    std::string dir = table_.ToView(host_dir);
     Dents d;
     d.fd = fd;
-    std::string host_dir = table_.Find(dir).host;
+    d.host_dir = host_dir;
+    std::set<std::string> names;
+    Place here = Locate(dir);
+    if (here.mount != nullptr && here.mount->kind == MountKind::kUnion) {
+      d.hide_whiteouts = true;
+      std::set<std::string> on_host;
+      if (DIR* dd = opendir(host_dir.c_str())) {
+        while (struct dirent* e = readdir(dd)) on_host.insert(e->d_name);
+        closedir(dd);
+      }
+      for (auto& e : ListUnion(*here.mount, here.rel)) {
+        names.insert(e.name);
+        if (!on_host.count(e.name)) d.extra.push_back(std::move(e));
+      }
+      // Names the kernel lists that the union does not show (whited out in the upper layer).
+      for (const auto& n : on_host) {
+        if (n != "." && n != ".." && !names.count(n)) d.hidden.insert(n);
+      }
+    }
     for (const Mount* m : table_.MountsIn(dir)) {
       std::string name = m->dst.substr(m->dst.rfind('/') + 1);
       if (m->kind == MountKind::kHide) {
         d.hidden.insert(name);
         continue;
       }
-      if (m->kind != MountKind::kBind && m->kind != MountKind::kTmp) continue;
+      if (m->kind != MountKind::kBind && m->kind != MountKind::kTmp &&
+          m->kind != MountKind::kUnion) {
+        continue;
+      }
       struct stat st;
-      if (lstat((host_dir + "/" + name).c_str(), &st) != 0) d.extra.push_back({name, m});
+      if (names.count(name) || lstat((host_dir + "/" + name).c_str(), &st) == 0) continue;
+      struct stat src {};
+      stat(m->src.c_str(), &src);
+      d.extra.push_back({name, src.st_ino ? src.st_ino : 1,
+                         static_cast<unsigned char>(S_ISDIR(src.st_mode) ? DT_DIR : DT_UNKNOWN)});
     }
-    if (d.extra.empty() && d.hidden.empty()) return;
+    if (d.extra.empty() && d.hidden.empty() && !d.hide_whiteouts) return;
     dents_[call.tid()] = std::move(d);
     call.RequestExit();
   }
@@ -559,50 +751,53 @@ class ViewFs final : public Plugin {
     uint64_t buf = call.arg(1);
     size_t size = call.arg(2);
     if (n > 0) {
-      if (d.hidden.empty()) return;
       std::vector<char> data(n), out;
       if (call.Read(RemotePtr<void>(buf), data.data(), n) != 0) return;
       for (int64_t off = 0; off < n;) {
         auto* e = reinterpret_cast<struct dirent64*>(data.data() + off);
         if (e->d_reclen == 0) break;
-        if (!d.hidden.count(e->d_name)) {
-          out.insert(out.end(), data.data() + off, data.data() + off + e->d_reclen);
-        }
+        std::string name = e->d_name;
+        bool drop = d.hidden.count(name) || (d.hide_whiteouts && IsWhiteoutName(name));
+        if (!drop) out.insert(out.end(), data.data() + off, data.data() + off + e->d_reclen);
         off += e->d_reclen;
       }
       if (static_cast<int64_t>(out.size()) == n) return;
-      // If everything was hidden the caller would take 0 for the end of the directory: leave
-      // one entry rather than lie (rare: needs a whole batch of hidden names).
+      // If everything was dropped the caller would take 0 for the end of the directory: leave
+      // the batch as it is rather than lie (needs a whole batch of hidden names).
       if (out.empty()) return;
       call.Write(RemotePtr<void>(buf), out.data(), out.size());
       call.SetResult(static_cast<int64_t>(out.size()));
       return;
     }
-    // End of the directory: add the mount points once per pass over it.
-    auto key = std::make_pair(call.pid(), d.fd);
-    if (injected_.erase(key) > 0 || d.extra.empty()) return;
+    // End of the directory: add what the view has beyond it, from where the last call stopped.
+    auto key = std::make_tuple(call.pid(), d.fd, d.host_dir);
+    auto cur = cursor_.find(key);
+    size_t start = cur == cursor_.end() ? 0 : cur->second;
+    if (start >= d.extra.size()) {
+      if (cur != cursor_.end()) cursor_.erase(cur);  // this pass is over: a real end
+      return;
+    }
     std::vector<char> out;
-    int64_t off = 1 << 30;
-    for (const auto& [name, m] : d.extra) {
-      struct stat st {};
-      stat(m->src.c_str(), &st);
-      size_t reclen = (offsetof(struct dirent64, d_name) + name.size() + 1 + 7) & ~size_t{7};
+    size_t i = start;
+    for (; i < d.extra.size(); ++i) {
+      const UnionEntry& x = d.extra[i];
+      size_t reclen = (offsetof(struct dirent64, d_name) + x.name.size() + 1 + 7) & ~size_t{7};
       if (out.size() + reclen > size) break;
       std::vector<char> rec(reclen, 0);
       auto* e = reinterpret_cast<struct dirent64*>(rec.data());
-      e->d_ino = st.st_ino ? st.st_ino : 1;
-      e->d_off = ++off;
+      e->d_ino = x.ino ? x.ino : 1;
+      e->d_off = static_cast<int64_t>((1LL << 40) + i + 1);
       e->d_reclen = static_cast<unsigned short>(reclen);
-      e->d_type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
-      memcpy(e->d_name, name.c_str(), name.size() + 1);
+      e->d_type = x.type;
+      memcpy(e->d_name, x.name.c_str(), x.name.size() + 1);
       out.insert(out.end(), rec.begin(), rec.end());
     }
     if (out.empty()) {
-      if (!d.extra.empty()) call.SetResult(-EINVAL);  // buffer too small for one entry
+      call.SetResult(-EINVAL);  // the buffer cannot hold one entry
       return;
     }
     if (call.Write(RemotePtr<void>(buf), out.data(), out.size()) != 0) return;
-    injected_.insert(key);
+    cursor_[key] = i == d.extra.size() ? d.extra.size() : i;
     call.SetResult(static_cast<int64_t>(out.size()));
   }
 
@@ -614,7 +809,8 @@ class ViewFs final : public Plugin {
   MountTable table_;
   std::vector<std::string> tmpdirs_;
   std::unordered_map<pid_t, Dents> dents_;
-  std::set<std::pair<pid_t, int>> injected_;
+  std::map<std::tuple<pid_t, int, std::string>, size_t> cursor_;  // listings being extended
+  std::unordered_map<pid_t, std::vector<Pending>> pending_;       // whiteouts to record at exit
 };
 
 }  // namespace
