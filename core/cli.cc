@@ -20,6 +20,8 @@ Options:
                                 ~/.local/share/umview/plugins, the installed plugin directory
                                 and the build tree.
   -b, --bind SRC:DST            show host path SRC at DST in the view (viewfs bind=SRC:DST)
+  -r, --rootfs DIR              use DIR as the view's root directory (viewfs root=DIR); the
+                                command starts in / unless -w says otherwise
   -w, --cwd DIR                 start the command in DIR (a path of the view)
   -e, --engine ENGINE           ptrace, kmview (needs /dev/kmview) or auto (default)
       --log FILE                write umview's own messages to FILE
@@ -78,23 +80,19 @@ bool ParsePluginSpec(const std::string& text, PluginSpec* out, std::string* erro
 
 bool ParseCommandLine(int argc, char** argv, CommandLine* out, std::string* error) {
   enum { kLog = 1000, kStats, kSpin };
-  static const option kLong[] = {{"plugin", required_argument, nullptr, 'p'},
-                                 {"bind", required_argument, nullptr, 'b'},
-                                 {"cwd", required_argument, nullptr, 'w'},
-                                 {"engine", required_argument, nullptr, 'e'},
-                                 {"log", required_argument, nullptr, kLog},
-                                 {"stats", no_argument, nullptr, kStats},
-                                 {"spin", required_argument, nullptr, kSpin},
-                                 {"verbose", no_argument, nullptr, 'v'},
-                                 {"help", no_argument, nullptr, 'h'},
-                                 {"version", no_argument, nullptr, 'V'},
-                                 {nullptr, 0, nullptr, 0}};
+  static const option kLong[] = {
+      {"plugin", required_argument, nullptr, 'p'}, {"bind", required_argument, nullptr, 'b'},
+      {"cwd", required_argument, nullptr, 'w'},    {"rootfs", required_argument, nullptr, 'r'},
+      {"engine", required_argument, nullptr, 'e'}, {"log", required_argument, nullptr, kLog},
+      {"stats", no_argument, nullptr, kStats},     {"spin", required_argument, nullptr, kSpin},
+      {"verbose", no_argument, nullptr, 'v'},      {"help", no_argument, nullptr, 'h'},
+      {"version", no_argument, nullptr, 'V'},      {nullptr, 0, nullptr, 0}};
   opterr = 0;
   optind = 1;
   while (true) {
     int prev = optind;
     // '+': stop at the first non-option, so `umview ls -l` passes -l to ls.
-    int c = getopt_long(argc, argv, "+:p:b:w:e:vhV", kLong, nullptr);
+    int c = getopt_long(argc, argv, "+:p:b:w:r:e:vhV", kLong, nullptr);
     if (c == -1) break;
     switch (c) {
       case 'b': {
@@ -107,6 +105,13 @@ bool ParseCommandLine(int argc, char** argv, CommandLine* out, std::string* erro
         out->binds.push_back(v);
         break;
       }
+      case 'r':
+        out->root = optarg;
+        if (out->root.empty()) {
+          *error = "-r: expected a directory";
+          return false;
+        }
+        break;
       case 'w':
         out->cwd = optarg;
         if (out->cwd.empty()) {

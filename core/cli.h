@@ -24,6 +24,7 @@ struct CommandLine {
   bool version = false;
   std::vector<std::string> binds;  // -b SRC:DST, given to one viewfs instance
   std::string cwd;                 // -w DIR
+  std::string root;                // -r DIR
   std::vector<std::string> command;
 };
 

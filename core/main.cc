@@ -129,9 +129,10 @@ int Main(int argc, char** argv) {
   Dispatcher dispatcher;
   std::string names;
   std::vector<PluginSpec> specs = cl.plugins;
-  if (!cl.binds.empty()) {
+  if (!cl.binds.empty() || !cl.root.empty()) {
     // PRoot-style short forms: one viewfs, innermost, so -p plugins stack outside it.
     PluginSpec viewfs{"viewfs", {}};
+    if (!cl.root.empty()) viewfs.options.push_back({"root", cl.root, true});
     for (const auto& b : cl.binds) viewfs.options.push_back({"bind", b, true});
     specs.insert(specs.begin(), viewfs);
   }
@@ -170,7 +171,7 @@ int Main(int argc, char** argv) {
   EngineConfig config = dispatcher.MakeEngineConfig();
   config.count_stops = cl.stats;
   config.spin_max_us = cl.spin_us;
-  config.initial_cwd = cl.cwd;
+  config.initial_cwd = cl.cwd.empty() && !cl.root.empty() ? "/" : cl.cwd;
   SetUpSignals(&config);
   if (!engine->Start(command, env, config, &error)) {
     fprintf(stderr, "umview: %s\n", error.c_str());

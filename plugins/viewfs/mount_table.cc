@@ -55,10 +55,12 @@ Place MountTable::Find(std::string_view v) const {
       case MountKind::kBind:
       case MountKind::kTmp:
       case MountKind::kUnion: {
-        std::string_view rest = v.substr(best->dst == "/" ? 0 : best->dst.size());
+        // rest: "" at the mount point, else "/a/b" (for a mount at "/", v itself unless "/").
+        std::string_view rest =
+            best->dst == "/" ? (v == "/" ? std::string_view() : v) : v.substr(best->dst.size());
         p.rel = std::string(rest);
-        p.host =
-            best->src == "/" && !rest.empty() ? std::string(rest) : best->src + std::string(rest);
+        p.host = best->src == "/" ? (rest.empty() ? "/" : std::string(rest))
+                                  : best->src + std::string(rest);
         p.translated = p.host != v;
         break;
       }

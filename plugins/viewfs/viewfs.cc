@@ -18,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "plugins/viewfs/exec_image.h"
 #include "plugins/viewfs/mount_table.h"
 #include "plugins/viewfs/union.h"
 #include "umview/plugin.h"
@@ -150,6 +151,8 @@ class ViewFs final : public Plugin {
         return call.Fail(EPERM);  // never a host mount; handles bypass path resolution
       case SYS_io_uring_setup:
         return call.Fail(ENOSYS);  // its path operations would bypass the view
+      case SYS_execve:
+        return Exec(call);
     }
     const SyscallInfo* info = call.info();
     if (info == nullptr || !(info->classes & kClassPath)) return;
@@ -170,6 +173,23 @@ class ViewFs final : public Plugin {
   void OnTaskExit(pid_t tid, int) override {
     dents_.erase(tid);
     pending_.erase(tid);
+    exe_.erase(tid);
+    pending_exe_.erase(tid);
+  }
+
+  void OnNewTask(pid_t parent, pid_t tid, bool) override {
+    auto it = exe_.find(parent);
+    if (it != exe_.end()) exe_[tid] = it->second;
+  }
+
+  void OnExec(pid_t pid, pid_t former_tid) override {
+    auto it = pending_exe_.find(former_tid);
+    if (it == pending_exe_.end()) {
+      exe_.erase(pid);
+      return;
+    }
+    exe_[pid] = std::move(it->second);
+    pending_exe_.erase(it);
   }
 
  private:
@@ -199,6 +219,12 @@ class ViewFs final : public Plugin {
                  : o.key == "hide" ? MountKind::kHide
                                    : MountKind::kExcept,
                  Normalize(o.value));
+    } else if (o.key == "root") {
+      char real[PATH_MAX];
+      struct stat st;
+      if (realpath(o.value.c_str(), real) == nullptr) return bad(strerror(errno));
+      if (stat(real, &st) != 0 || !S_ISDIR(st.st_mode)) return bad("not a directory");
+      table_.Add(MountKind::kBind, "/", real);  // the shortest prefix: every other mount wins
     } else if (o.key == "cow" || o.key == "merge") {
       size_t colon = o.value.find(':');
       if (colon == std::string::npos)
@@ -246,7 +272,8 @@ class ViewFs final : public Plugin {
       tmpdirs_.push_back(buf.data());
       table_.Add(MountKind::kTmp, Normalize(o.value), buf.data());
     } else {
-      *error = "unknown option '" + o.key + "' (expected bind, ro, hide, tmp, except, cow, merge)";
+      *error =
+          "unknown option '" + o.key + "' (expected bind, ro, hide, tmp, except, cow, merge, root)";
       return false;
     }
     return true;
@@ -362,6 +389,15 @@ class ViewFs final : public Plugin {
   // The target of a /proc magic link (cwd, root, exe, fd/N) read on the tracee's behalf, as a
   // view path; "" for a non-path object (pipe:[...]).
   std::string MagicTarget(const std::string& host_link) {
+    // /proc/N/exe of a program viewfs started through its own loader names the program.
+    static constexpr std::string_view kExe = "/exe";
+    if (host_link.size() > kExe.size() &&
+        host_link.compare(host_link.size() - kExe.size(), kExe.size(), kExe) == 0) {
+      auto parts = Split(host_link);
+      pid_t n = atoi(parts[parts.size() - 2].c_str());
+      auto it = exe_.find(n);
+      if (it != exe_.end()) return it->second;
+    }
     int err = 0;
     std::string t = ReadLink(host_link, &err);
     if (err != 0 || t.empty() || t[0] != '/') return "";
@@ -517,6 +553,91 @@ class ViewFs final : public Plugin {
       }
     }
     return true;
+  }
+
+  // execve: the kernel would look up the ELF interpreter and a script's "#!" interpreter on
+  // the host. When the view remaps paths, viewfs resolves them in the view and runs the
+  // program through the view's own loader: execve(LOADER, [LOADER, --argv0, ARGV0, PROGRAM,
+  // ARGS...]), PROGRAM being a view path (the loader's opens go through the view).
+  void Exec(Call& call) {
+    std::string raw;
+    if (call.ReadString(RemotePtr<char>(call.arg(0)), &raw, PATH_MAX) < 0) return call.Fail(EFAULT);
+    const SyscallInfo& info = *call.info();
+    if (!HandlePath(call, info, 0)) return;
+    if (!table_.has_content() || raw.empty()) return;
+    int err = 0;
+    std::string view_cwd = Base(call, AT_FDCWD, &err);
+    if (err != 0) return;
+    // argv as the program passed it (pointers into its memory).
+    std::vector<uint64_t> argv;
+    for (uint64_t p = call.arg(1); p != 0 && argv.size() < 100000; p += 8) {
+      uint64_t a = 0;
+      if (call.Read(RemotePtr<void>(p), &a, sizeof a) != 0) return call.Fail(EFAULT);
+      if (a == 0) break;
+      argv.push_back(a);
+    }
+    // New leading strings (owned here) and the rest of argv (tracee pointers).
+    std::vector<std::string> head;
+    size_t keep_from = 1;  // argv[keep_from..] follow `head`
+    std::string argv0;
+    if (!argv.empty()) call.ReadString(RemotePtr<char>(argv[0]), &argv0, PATH_MAX);
+    std::string file_view = Normalize(raw[0] == '/' ? raw : view_cwd + "/" + raw);
+    std::string file_host = Locate(file_view).host;
+    std::string exec_host;  // what the kernel finally runs, if it differs from file_host
+    bool changed = false;
+    head.push_back(argv0);
+    for (int depth = 0; depth < 5; ++depth) {
+      ExecImage img = ReadExecImage(file_host);
+      if (img.kind == ExecImage::kScript) {
+        Resolved r = Walk(call, img.interp[0] == '/' ? "/" : view_cwd, img.interp, true);
+        if (r.err != 0) return call.Fail(r.err);
+        // binfmt_script: [interp, arg?, filename, argv[1]...]
+        std::vector<std::string> h = {img.interp};
+        if (img.has_interp_arg) h.push_back(img.interp_arg);
+        h.push_back(depth == 0 ? raw : file_view);
+        head = h;
+        keep_from = 1;
+        file_view = r.view;
+        file_host = r.place.host;
+        changed = true;
+        continue;
+      }
+      if (img.kind == ExecImage::kElf && !img.interp.empty()) {
+        Resolved r = Walk(call, "/", img.interp, true);
+        if (r.err != 0) return call.Fail(r.err);
+        if (r.place.host != img.interp) {
+          bool musl = img.interp.find("ld-musl") != std::string::npos;
+          std::vector<std::string> h = {img.interp};
+          if (!musl) {
+            h.push_back("--argv0");
+            h.push_back(head[0]);
+          }
+          h.push_back(file_view);
+          h.insert(h.end(), head.begin() + 1, head.end());
+          head = h;
+          exec_host = r.place.host;
+          changed = true;
+        }
+      }
+      break;
+    }
+    pending_exe_[call.tid()] = file_view;
+    if (!changed) return;
+    // Strings, then the pointer array, in the thread's scratch area.
+    std::string target = exec_host.empty() ? file_host : exec_host;
+    RemotePtr<void> path = call.PutScratch(target.c_str(), target.size() + 1);
+    std::vector<uint64_t> ptrs;
+    for (const auto& h : head) {
+      RemotePtr<void> p = call.PutScratch(h.c_str(), h.size() + 1);
+      if (!p) return call.Fail(E2BIG);
+      ptrs.push_back(p.addr());
+    }
+    for (size_t i = keep_from; i < argv.size(); ++i) ptrs.push_back(argv[i]);
+    ptrs.push_back(0);
+    RemotePtr<void> array = call.PutScratch(ptrs.data(), ptrs.size() * sizeof(uint64_t));
+    if (!path || !array) return call.Fail(E2BIG);
+    call.SetArg(0, path.addr());
+    call.SetArg(1, array.addr());
   }
 
   // A call that changes something in a union mount: the upper layer gets the change. Copies
@@ -811,6 +932,8 @@ class ViewFs final : public Plugin {
   std::unordered_map<pid_t, Dents> dents_;
   std::map<std::tuple<pid_t, int, std::string>, size_t> cursor_;  // listings being extended
   std::unordered_map<pid_t, std::vector<Pending>> pending_;       // whiteouts to record at exit
+  std::unordered_map<pid_t, std::string> exe_;          // view path of each task's program
+  std::unordered_map<pid_t, std::string> pending_exe_;  // set by execve, taken at the exec event
 };
 
 }  // namespace

@@ -8,19 +8,17 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <termios.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <memory>
 #include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "tests/support/pty.h"
 #include "tests/support/run.h"
 
 namespace umview::test {
@@ -30,32 +28,10 @@ namespace {
 constexpr char kPrompt[] = "<umview-test-prompt>";
 constexpr double kWaitSeconds = 20;
 
-double Now() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 std::string Comm(pid_t pid) {
   std::string s = ReadFile("/proc/" + std::to_string(pid) + "/comm");
   if (!s.empty() && s.back() == '\n') s.pop_back();
   return s;
-}
-
-// A child of `parent` whose command name is `comm`, or -1.
-pid_t ChildNamed(pid_t parent, const std::string& comm) {
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
-    std::string name = e.path().filename();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::string stat = ReadFile("/proc/" + name + "/stat");
-    size_t open = stat.find('('), close = stat.rfind(')');
-    if (open == std::string::npos || close == std::string::npos) continue;
-    int ppid = 0;
-    if (sscanf(stat.c_str() + close + 1, " %*c %d", &ppid) != 1) continue;
-    if (ppid == parent && stat.substr(open + 1, close - open - 1) == comm) return std::stoi(name);
-  }
-  return -1;
 }
 
 // A command running as session leader on a fresh pseudo-terminal, which the test types into.
@@ -67,10 +43,7 @@ class PtySession {
     ws.ws_col = 200;
     pid_ = forkpty(&master_, nullptr, nullptr, &ws);
     if (pid_ == 0) {
-      sigset_t none;
-      sigemptyset(&none);
-      sigprocmask(SIG_SETMASK, &none, nullptr);
-      for (int s = 1; s < NSIG; ++s) signal(s, SIG_DFL);
+      ResetSignals();
       rlimit no_core{0, 0};
       setrlimit(RLIMIT_CORE, &no_core);
       setenv("TERM", "dumb", 1);

@@ -5,25 +5,17 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <cstdio>
-#include <filesystem>
 #include <ostream>
 #include <string>
 #include <vector>
 
+#include "tests/support/pty.h"
 #include "tests/support/run.h"
 
 namespace umview::test {
 namespace {
-
-double Now() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 // `umview ARGS...` in its own process group with stdout on a pipe we read; killed if still
 // running when the test ends.
@@ -35,11 +27,7 @@ class Spawned {
     pid_ = fork();
     if (pid_ == 0) {
       setpgid(0, 0);
-      // The test runner may ignore or block signals; the command must start with defaults.
-      sigset_t none;
-      sigemptyset(&none);
-      sigprocmask(SIG_SETMASK, &none, nullptr);
-      for (int s = 1; s < NSIG; ++s) signal(s, SIG_DFL);
+      ResetSignals();
       dup2(p[1], 1);
       int devnull = open("/dev/null", O_RDONLY);
       dup2(devnull, 0);
@@ -109,22 +97,6 @@ class Spawned {
   bool reaped_ = false;
   std::string output_;
 };
-
-// A child of `parent` whose command name is `comm`, or -1.
-pid_t ChildNamed(pid_t parent, const std::string& comm) {
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
-    std::string name = e.path().filename();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::string stat = ReadFile("/proc/" + name + "/stat");
-    size_t open = stat.find('('), close = stat.rfind(')');
-    if (open == std::string::npos || close == std::string::npos) continue;
-    int ppid = 0;
-    if (sscanf(stat.c_str() + close + 1, " %*c %d", &ppid) != 1) continue;
-    if (ppid == parent && stat.substr(open + 1, close - open - 1) == comm) return std::stoi(name);
-  }
-  return -1;
-}
 
 struct ForwardCase {
   int sig;

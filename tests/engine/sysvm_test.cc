@@ -4,38 +4,17 @@
 #include <sys/stat.h>
 
 #include <cerrno>
-#include <cstdint>
-#include <map>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "tests/engine/engine_test_util.h"
 #include "tests/support/run.h"
 #include "umview/control.h"
 
 namespace umview::test {
 namespace {
-
-// One row of `umview --stats`.
-struct Stops {
-  uint64_t stops = 0, entry = 0, entry_exit = 0, skipped = 0;
-};
-
-std::optional<Stops> StatsFor(const std::string& err, const std::string& name) {
-  std::istringstream in(err);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string first;
-    Stops s;
-    if (fields >> first && first == name &&
-        fields >> s.stops >> s.entry >> s.entry_exit >> s.skipped) {
-      return s;
-    }
-  }
-  return std::nullopt;
-}
 
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> lines;
@@ -45,39 +24,8 @@ std::vector<std::string> Lines(const std::string& text) {
   return lines;
 }
 
-RunOptions InDir(const std::string& dir) {
-  RunOptions o;
-  o.cwd = dir;
-  return o;
-}
-
-std::string Sysvm(const std::string& opts) { return TestPluginPath("sysvm") + "," + opts; }
-
 // Every test runs on every engine; an engine this machine or build lacks is skipped.
-class EngineTest : public ::testing::TestWithParam<std::string> {
- protected:
-  void SetUp() override {
-    static std::map<std::string, std::string> unavailable;  // engine -> reason ("" = usable)
-    auto it = unavailable.find(GetParam());
-    if (it == unavailable.end()) {
-      RunOptions opts;
-      opts.timeout_seconds = 10;
-      RunResult r = RunUmview({"-e", GetParam(), "--", "true"}, opts);
-      std::string why;
-      if (r.exit_code != 0)
-        why = r.err.empty() ? "umview -e " + GetParam() + " -- true failed" : r.err;
-      it = unavailable.emplace(GetParam(), why.substr(0, why.find('\n'))).first;
-    }
-    if (!it->second.empty()) GTEST_SKIP() << it->second;
-  }
-
-  // `umview -e ENGINE ARGS...`
-  RunResult Um(std::vector<std::string> args, RunOptions opts = {}) {
-    args.insert(args.begin(), {"-e", GetParam()});
-    if (opts.timeout_seconds == 60) opts.timeout_seconds = 20;
-    return RunUmview(args, opts);
-  }
-};
+class EngineTest : public EngineFixture {};
 
 std::string UmviewPidOf(const std::string& out) {
   size_t p = out.find("umview_pid=");
@@ -352,8 +300,6 @@ TEST_P(ScratchTest, RootCommandPathItselfIsRewritten) {
   EXPECT_EQ(r.exit_code, 5) << r.err;
   EXPECT_NE(r.out.find("ppid="), std::string::npos) << r.out;
 }
-
-std::string EngineName(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
 
 INSTANTIATE_TEST_SUITE_P(engine, EngineTest, ::testing::Values("ptrace", "kmview"), EngineName);
 INSTANTIATE_TEST_SUITE_P(engine, ScratchTest, ::testing::Values("ptrace", "kmview"), EngineName);

@@ -11,46 +11,17 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdint>
 #include <fstream>
-#include <map>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "tests/engine/engine_test_util.h"
 #include "tests/support/run.h"
 
 namespace umview::test {
 namespace {
-
-// One row of `umview --stats`.
-struct Stops {
-  uint64_t stops = 0, entry = 0, entry_exit = 0, skipped = 0;
-};
-
-std::optional<Stops> StatsFor(const std::string& err, const std::string& name) {
-  std::istringstream in(err);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string first;
-    Stops s;
-    if (fields >> first && first == name &&
-        fields >> s.stops >> s.entry >> s.entry_exit >> s.skipped) {
-      return s;
-    }
-  }
-  return std::nullopt;
-}
-
-RunOptions InDir(const std::string& dir) {
-  RunOptions o;
-  o.cwd = dir;
-  return o;
-}
-
-std::string Sysvm(const std::string& opts) { return TestPluginPath("sysvm") + "," + opts; }
 
 // The value every test skips getppid(2) with.
 const std::string kPpid = "4242";
@@ -67,36 +38,8 @@ void Nap() {
 }
 
 // Every test runs on every engine; an engine this machine or build lacks is skipped.
-class TasksTest : public ::testing::TestWithParam<std::string> {
+class TasksTest : public EngineFixture {
  protected:
-  void SetUp() override {
-    static std::map<std::string, std::string> unavailable;  // engine -> reason ("" = usable)
-    auto it = unavailable.find(GetParam());
-    if (it == unavailable.end()) {
-      RunOptions opts;
-      opts.timeout_seconds = 10;
-      RunResult r = RunUmview({"-e", GetParam(), "--", "true"}, opts);
-      std::string why;
-      if (r.exit_code != 0) {
-        why = r.err.empty() ? "umview -e " + GetParam() + " -- true failed" : r.err;
-      }
-      it = unavailable.emplace(GetParam(), why.substr(0, why.find('\n'))).first;
-    }
-    if (!it->second.empty()) GTEST_SKIP() << it->second;
-  }
-
-  std::vector<std::string> UmArgs(const std::vector<std::string>& args) {
-    std::vector<std::string> a = {UmviewBin(), "-e", GetParam()};
-    a.insert(a.end(), args.begin(), args.end());
-    return a;
-  }
-
-  // `umview -e ENGINE ARGS...`; a hang is a failure (killed after 20 s).
-  RunResult Um(const std::vector<std::string>& args, RunOptions opts = {}) {
-    if (opts.timeout_seconds == 60) opts.timeout_seconds = 20;
-    return test::Run(UmArgs(args), opts);
-  }
-
   // Starts `umview -e ENGINE ARGS...` in the background; its stdout is *out_fd.
   pid_t Start(const std::vector<std::string>& args, int* out_fd) {
     int p[2];
@@ -350,8 +293,6 @@ TEST_P(TasksTest, TraceesDieWithUmview) {
   }
   EXPECT_TRUE(WIFSIGNALED(*sst) && WTERMSIG(*sst) == SIGKILL) << "status " << *sst;
 }
-
-std::string EngineName(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
 
 INSTANTIATE_TEST_SUITE_P(engine, TasksTest, ::testing::Values("ptrace", "kmview"), EngineName);
 INSTANTIATE_TEST_SUITE_P(engine, ChildTest, ::testing::Values("ptrace", "kmview"), EngineName);

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "eng_common.h"
+
 enum { kThreads = 8, kOpens = 200 };
 
 static const char* g_path;
@@ -34,16 +36,8 @@ int main(int argc, char** argv) {
   if (argc != 3) return 2;
   g_path = argv[1];
   g_expected = argv[2];
-  pthread_t t[kThreads];
-  long bad[kThreads];
-  for (int i = 0; i < kThreads; ++i) {
-    if (pthread_create(&t[i], NULL, Run, &bad[i]) != 0) return 3;
-  }
-  long total = 0;
-  for (int i = 0; i < kThreads; ++i) {
-    pthread_join(t[i], NULL);
-    total += bad[i];
-  }
+  long total = SumOverThreads(kThreads, Run);
+  if (total < 0) return 3;
   printf("opens=%d bad=%ld\n", kThreads * kOpens, total);
   return total == 0 ? 0 : 1;
 }

@@ -11,6 +11,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "eng_common.h"
+
 static int g_pipe[2];
 static volatile pid_t g_reader;
 static volatile sig_atomic_t g_handled;
@@ -30,26 +32,6 @@ static void* Reader(void* arg) {
   g_result = read(g_pipe[0], &c, 1);
   g_errno = errno;
   return NULL;
-}
-
-/* True when thread `tid` sleeps (state S) inside read(2) (syscall 0). */
-static int BlockedInRead(pid_t tid) {
-  char path[64], buf[512];
-  snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
-  int fd = open(path, O_RDONLY);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0 || strncmp(buf, "0 ", 2) != 0) return 0;
-  snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
-  fd = open(path, O_RDONLY);
-  if (fd < 0) return 0;
-  n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = '\0';
-  const char* p = strrchr(buf, ')');
-  return p != NULL && p[1] == ' ' && p[2] == 'S';
 }
 
 int main(void) {

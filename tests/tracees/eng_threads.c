@@ -6,6 +6,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "eng_common.h"
+
 enum { kThreads = 8, kCalls = 1000 };
 
 static long g_expected;
@@ -22,16 +24,8 @@ static void* Run(void* arg) {
 int main(int argc, char** argv) {
   if (argc != 2) return 2;
   g_expected = atol(argv[1]);
-  pthread_t t[kThreads];
-  long bad[kThreads];
-  for (int i = 0; i < kThreads; ++i) {
-    if (pthread_create(&t[i], NULL, Run, &bad[i]) != 0) return 3;
-  }
-  long total = 0;
-  for (int i = 0; i < kThreads; ++i) {
-    pthread_join(t[i], NULL);
-    total += bad[i];
-  }
+  long total = SumOverThreads(kThreads, Run);
+  if (total < 0) return 3;
   printf("calls=%d mismatches=%ld\n", kThreads * kCalls, total);
   return total == 0 ? 0 : 1;
 }
