@@ -516,7 +516,7 @@ class ViewFs final : public Plugin {
     // Fast path: nothing mounted at or around the path, no "..", no symlink on the way: the
     // kernel resolves it exactly as the view does.
     if (!table_.Touches(lexical) && !HasDotDot(raw) && NoSymlinks(lexical, use.follow)) {
-      return true;
+      return Pin(call, i, raw);
     }
     Resolved r = Walk(call, relative ? base : "/", raw, use.follow);
     if (r.err != 0) {
@@ -545,12 +545,19 @@ class ViewFs final : public Plugin {
     const std::string kernel_view = Normalize(relative ? kernel_base + "/" + raw : raw);
     if (r.followed || r.place.translated || host != kernel_view ||
         (relative && base != kernel_base)) {
-      if (host == raw) return true;
-      int rc = call.SetPath(i, host);
-      if (rc < 0) {
-        call.Fail(-rc);
-        return false;
-      }
+      return Pin(call, i, host);
+    }
+    return Pin(call, i, raw);
+  }
+
+  // The kernel must act on the path viewfs checked, not on the tracee's buffer, which another
+  // thread (or a process sharing the memory) could rewrite between the check and the call:
+  // the checked path goes to the thread's scratch area, read-only for the tracee.
+  bool Pin(Call& call, int i, const std::string& path) {
+    int rc = call.SetPath(i, path);
+    if (rc < 0) {
+      call.Fail(-rc);
+      return false;
     }
     return true;
   }
