@@ -3,8 +3,10 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -122,6 +124,9 @@ class ViewFs final : public Plugin {
     }
     host.AddMount("/");  // symlinks and dirfds can lead anywhere: every path call is ours
     host.NeedScratch();
+    for (int nr : {SYS_bind, SYS_connect, SYS_sendto, SYS_getsockname, SYS_getpeername}) {
+      host.ClaimSyscall(nr);  // AF_UNIX socket paths
+    }
     for (int nr : {SYS_getcwd, SYS_getdents64, SYS_fchmod, SYS_fchown, SYS_fsetxattr,
                    SYS_fremovexattr, SYS_mount, SYS_umount2, SYS_pivot_root, SYS_chroot,
                    SYS_io_uring_setup, SYS_open_by_handle_at}) {
@@ -153,6 +158,15 @@ class ViewFs final : public Plugin {
         return call.Fail(ENOSYS);  // its path operations would bypass the view
       case SYS_execve:
         return Exec(call);
+      case SYS_bind:
+      case SYS_connect:
+        return UnixAddress(call, 1, 2);
+      case SYS_sendto:
+        return UnixAddress(call, 4, 5);
+      case SYS_getsockname:
+      case SYS_getpeername:
+        if (table_.has_content()) call.RequestExit();
+        return;
     }
     const SyscallInfo* info = call.info();
     if (info == nullptr || !(info->classes & kClassPath)) return;
@@ -163,7 +177,9 @@ class ViewFs final : public Plugin {
   }
 
   void OnExit(Call& call) override {
-    if (call.nr() == SYS_getdents64) {
+    if (call.nr() == SYS_getsockname || call.nr() == SYS_getpeername) {
+      UnixNameExit(call);
+    } else if (call.nr() == SYS_getdents64) {
       GetDentsExit(call);
     } else {
       FinishPending(call);
@@ -560,6 +576,64 @@ class ViewFs final : public Plugin {
       return false;
     }
     return true;
+  }
+
+  // AF_UNIX socket addresses are paths: bind (creates a socket file: a write), connect and
+  // sendto resolve them in the view; the kernel gets a copy of the address with the host path.
+  void UnixAddress(Call& call, int addr_arg, int len_arg) {
+    uint64_t addr = call.arg(addr_arg);
+    socklen_t len = static_cast<socklen_t>(call.arg(len_arg));
+    if (addr == 0 || len <= sizeof(sa_family_t) || len > sizeof(sockaddr_un)) return;
+    sockaddr_un sun{};
+    if (call.Read(RemotePtr<void>(addr), &sun, len) != 0) return;
+    if (sun.sun_family != AF_UNIX || sun.sun_path[0] == 0) return;  // abstract names: no path
+    size_t max = len - offsetof(sockaddr_un, sun_path);
+    std::string raw(sun.sun_path, strnlen(sun.sun_path, max));
+    int err = 0;
+    std::string base = raw[0] == '/' ? "/" : Base(call, AT_FDCWD, &err);
+    if (err != 0) return;
+    Resolved r = Walk(call, base, raw, call.nr() != SYS_bind);
+    if (r.err != 0) return call.Fail(r.err);
+    if (call.nr() == SYS_bind && r.place.read_only) return call.Fail(EROFS);
+    std::string host = r.place.host;
+    if (r.place.mount != nullptr && r.place.mount->kind == MountKind::kUnion &&
+        call.nr() == SYS_bind) {
+      const Mount& m = *r.place.mount;
+      if (EnsureUpperParents(m, r.place.rel) != 0) return call.Fail(EACCES);
+      RemoveWhiteout(m, r.place.rel);
+      host = m.src + r.place.rel;
+    }
+    if (host.size() >= sizeof sun.sun_path) return call.Fail(ENAMETOOLONG);
+    sockaddr_un out{};
+    out.sun_family = AF_UNIX;
+    memcpy(out.sun_path, host.c_str(), host.size() + 1);
+    socklen_t out_len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + host.size() + 1);
+    RemotePtr<void> p = call.PutScratch(&out, out_len);
+    if (!p) return call.Fail(ENOMEM);
+    call.SetArg(addr_arg, p.addr());
+    call.SetArg(len_arg, out_len);
+  }
+
+  // getsockname/getpeername of a Unix socket answer the view path.
+  void UnixNameExit(Call& call) {
+    if (call.result() != 0 || call.arg(1) == 0 || call.arg(2) == 0) return;
+    socklen_t len = 0;
+    if (call.Read(RemotePtr<void>(call.arg(2)), &len, sizeof len) != 0) return;
+    sockaddr_un sun{};
+    socklen_t got = std::min<socklen_t>(len, sizeof sun);
+    if (got <= sizeof(sa_family_t) || call.Read(RemotePtr<void>(call.arg(1)), &sun, got) != 0) {
+      return;
+    }
+    if (sun.sun_family != AF_UNIX || sun.sun_path[0] != '/') return;
+    std::string host(sun.sun_path, strnlen(sun.sun_path, got - offsetof(sockaddr_un, sun_path)));
+    std::string view = table_.ToView(host);
+    if (view == host || view.size() >= sizeof sun.sun_path) return;
+    sockaddr_un out{};
+    out.sun_family = AF_UNIX;
+    memcpy(out.sun_path, view.c_str(), view.size() + 1);
+    socklen_t full = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + view.size() + 1);
+    call.Write(RemotePtr<void>(call.arg(1)), &out, std::min<socklen_t>(len, full));
+    call.Write(RemotePtr<void>(call.arg(2)), &full, sizeof full);
   }
 
   // execve: the kernel would look up the ELF interpreter and a script's "#!" interpreter on
