@@ -952,7 +952,10 @@ class ViewFs final : public Plugin {
     if (n < 0) return;
     uint64_t buf = call.arg(1);
     size_t size = call.arg(2);
+    auto key = std::make_tuple(call.pid(), d.fd, d.host_dir);
     if (n > 0) {
+      // The kernel lists entries again: a new pass (reopened, or rewound), not the end of one.
+      cursor_.erase(key);
       std::vector<char> data(n), out;
       if (call.Read(RemotePtr<void>(buf), data.data(), n) != 0) return;
       for (int64_t off = 0; off < n;) {
@@ -972,7 +975,6 @@ class ViewFs final : public Plugin {
       return;
     }
     // End of the directory: add what the view has beyond it, from where the last call stopped.
-    auto key = std::make_tuple(call.pid(), d.fd, d.host_dir);
     auto cur = cursor_.find(key);
     size_t start = cur == cursor_.end() ? 0 : cur->second;
     if (start >= d.extra.size()) {
