@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -1005,9 +1006,52 @@ class ViewFs final : public Plugin {
     call.SetResult(static_cast<int64_t>(out.size()));
   }
 
+  // fchmod/fchown/fsetxattr/fremovexattr change the file a descriptor is open on: under ro
+  // that is EROFS; on a union's lower layer it would change the original, so the file is
+  // copied up and the change made to the copy (the descriptor still reads the old contents,
+  // which the call does not touch).
   void FdWrite(Call& call) {
-    std::string view = FdView(call, static_cast<int>(call.arg(0)));
-    if (!view.empty() && table_.Find(view).read_only) call.Fail(EROFS);
+    std::string host = FdHost(call, static_cast<int>(call.arg(0)));
+    if (host.empty()) return;
+    std::string view = table_.ToView(host);
+    Place p = table_.Find(view);
+    if (p.read_only) return call.Fail(EROFS);
+    if (p.mount == nullptr || p.mount->kind != MountKind::kUnion) return;
+    const Mount& m = *p.mount;
+    if (host == m.src + p.rel || host.rfind(m.src + "/", 0) == 0) return;  // already upper
+    int rc = CopyUp(m, p.rel);
+    if (rc < 0) return call.Fail(-rc);
+    std::string upper = m.src + p.rel;
+    switch (call.nr()) {
+      case SYS_fchmod:
+        rc = chmod(upper.c_str(), static_cast<mode_t>(call.arg(1))) == 0 ? 0 : -errno;
+        break;
+      case SYS_fchown:
+        rc = lchown(upper.c_str(), static_cast<uid_t>(call.arg(1)),
+                    static_cast<gid_t>(call.arg(2))) == 0
+                 ? 0
+                 : -errno;
+        break;
+      default: {
+        std::string name;
+        if (call.ReadString(RemotePtr<char>(call.arg(1)), &name, 256) < 0) return call.Fail(EFAULT);
+        if (call.nr() == SYS_fremovexattr) {
+          rc = lremovexattr(upper.c_str(), name.c_str()) == 0 ? 0 : -errno;
+          break;
+        }
+        size_t size = call.arg(3);
+        if (size > 65536) return call.Fail(E2BIG);
+        std::vector<char> value(size);
+        if (size && call.Read(RemotePtr<void>(call.arg(2)), value.data(), size) != 0) {
+          return call.Fail(EFAULT);
+        }
+        rc = lsetxattr(upper.c_str(), name.c_str(), value.data(), size,
+                       static_cast<int>(call.arg(4))) == 0
+                 ? 0
+                 : -errno;
+      }
+    }
+    call.Return(rc);
   }
 
   MountTable table_;
