@@ -43,6 +43,8 @@ class Dispatcher final : public EngineClient {
   // The plugin (index) owning `path` among slots [0, upto]: longest prefix, most recent first.
   // -1 if none.
   int PathOwner(const std::string& path, size_t upto) const;
+  // The plugin that owns every path (it alone has mounts, one of them "/"), or -1.
+  int SoleRootOwner() const;
   bool has_mounts() const { return !mounts_.empty(); }
 
  private:

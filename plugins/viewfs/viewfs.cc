@@ -128,11 +128,16 @@ class ViewFs final : public Plugin {
     for (int nr : {SYS_bind, SYS_connect, SYS_sendto, SYS_getsockname, SYS_getpeername}) {
       host.ClaimSyscall(nr);  // AF_UNIX socket paths
     }
-    for (int nr : {SYS_getcwd, SYS_getdents64, SYS_fchmod, SYS_fchown, SYS_fsetxattr,
-                   SYS_fremovexattr, SYS_mount, SYS_umount2, SYS_pivot_root, SYS_chroot,
-                   SYS_io_uring_setup, SYS_open_by_handle_at}) {
+    for (int nr : {SYS_fchmod, SYS_fchown, SYS_fsetxattr, SYS_fremovexattr, SYS_mount, SYS_umount2,
+                   SYS_pivot_root, SYS_chroot, SYS_io_uring_setup, SYS_open_by_handle_at}) {
       host.ClaimSyscall(nr);
     }
+    // Calls that only matter when some mount changes names or paths: listings (a stop per
+    // getdents64 otherwise) and getcwd.
+    bool names = false;
+    for (const Mount& m : table_.mounts()) names |= m.kind != MountKind::kReadOnly;
+    if (names) host.ClaimSyscall(SYS_getdents64);
+    if (table_.has_content()) host.ClaimSyscall(SYS_getcwd);
     return true;
   }
 
