@@ -23,6 +23,11 @@ Options:
   -r, --rootfs DIR              use DIR as the view's root directory (viewfs root=DIR); the
                                 command starts in / unless -w says otherwise
   -w, --cwd DIR                 start the command in DIR (a path of the view)
+  -f, --file FILE               run the view described in FILE (YAML, see config/)
+      --view NAME               run the view NAME.yaml from ~/.config/umview/views or
+                                /etc/umview/views (with no -p/-f/--view/-b/-r: view "default")
+      --check FILE              validate a view file and exit (0 valid, 2 not)
+      --show[=NAME]             print the effective view as YAML and exit
   -e, --engine ENGINE           ptrace, kmview (needs /dev/kmview) or auto (default)
       --log FILE                write umview's own messages to FILE
   -v, --verbose                 more messages (info level)
@@ -33,7 +38,7 @@ Options:
   -V, --version                 show the version and exit
 
 Exit status: the command's own; 128+N if it was killed by signal N; 2 for bad usage.
-Inside the view UMVIEW=1, UMVIEW_PID and UMVIEW_PLUGINS are set.
+Inside the view UMVIEW=1, UMVIEW_PID, UMVIEW_VIEW (the view's name) and UMVIEW_PLUGINS are set.
 )";
 }
 
@@ -79,20 +84,22 @@ bool ParsePluginSpec(const std::string& text, PluginSpec* out, std::string* erro
 }
 
 bool ParseCommandLine(int argc, char** argv, CommandLine* out, std::string* error) {
-  enum { kLog = 1000, kStats, kSpin };
+  enum { kLog = 1000, kStats, kSpin, kView, kCheck, kShow };
   static const option kLong[] = {
       {"plugin", required_argument, nullptr, 'p'}, {"bind", required_argument, nullptr, 'b'},
       {"cwd", required_argument, nullptr, 'w'},    {"rootfs", required_argument, nullptr, 'r'},
       {"engine", required_argument, nullptr, 'e'}, {"log", required_argument, nullptr, kLog},
       {"stats", no_argument, nullptr, kStats},     {"spin", required_argument, nullptr, kSpin},
       {"verbose", no_argument, nullptr, 'v'},      {"help", no_argument, nullptr, 'h'},
-      {"version", no_argument, nullptr, 'V'},      {nullptr, 0, nullptr, 0}};
+      {"version", no_argument, nullptr, 'V'},      {"file", required_argument, nullptr, 'f'},
+      {"view", required_argument, nullptr, kView}, {"check", required_argument, nullptr, kCheck},
+      {"show", optional_argument, nullptr, kShow}, {nullptr, 0, nullptr, 0}};
   opterr = 0;
   optind = 1;
   while (true) {
     int prev = optind;
     // '+': stop at the first non-option, so `umview ls -l` passes -l to ls.
-    int c = getopt_long(argc, argv, "+:p:b:w:r:e:vhV", kLong, nullptr);
+    int c = getopt_long(argc, argv, "+:p:b:w:r:f:e:vhV", kLong, nullptr);
     if (c == -1) break;
     switch (c) {
       case 'b': {
@@ -126,6 +133,7 @@ bool ParseCommandLine(int argc, char** argv, CommandLine* out, std::string* erro
         break;
       }
       case 'e':
+        out->engine_given = true;
         out->engine = optarg;
         if (out->engine != "ptrace" && out->engine != "kmview" && out->engine != "auto") {
           *error = "unknown engine '" + out->engine + "' (expected ptrace, kmview or auto)";
@@ -137,6 +145,19 @@ bool ParseCommandLine(int argc, char** argv, CommandLine* out, std::string* erro
         break;
       case kStats:
         out->stats = true;
+        break;
+      case 'f':
+        out->view_file = optarg;
+        break;
+      case kView:
+        out->view_name = optarg;
+        break;
+      case kCheck:
+        out->check_file = optarg;
+        break;
+      case kShow:
+        out->show = true;
+        if (optarg != nullptr) out->view_name = optarg;
         break;
       case kSpin: {
         char* end = nullptr;

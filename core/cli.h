@@ -25,6 +25,11 @@ struct CommandLine {
   std::vector<std::string> binds;  // -b SRC:DST, given to one viewfs instance
   std::string cwd;                 // -w DIR
   std::string root;                // -r DIR
+  std::string view_file;           // -f FILE
+  std::string view_name;           // --view NAME
+  std::string check_file;          // --check FILE
+  bool show = false;               // --show [NAME]
+  bool engine_given = false;
   std::vector<std::string> command;
 };
 

@@ -17,6 +17,7 @@
 #include "core/engine.h"
 #include "core/log.h"
 #include "core/plugin_loader.h"
+#include "core/view_file.h"
 
 extern char** environ;
 
@@ -93,6 +94,39 @@ void PrintStats(const Engine& engine) {
   fprintf(stderr, "%-20s %10llu\n", "total calls", (unsigned long long)total);
 }
 
+// The view to run: -f FILE, --view NAME, or (with no plugin named on the command line) the
+// user's or system's view "default", else the built-in one. Plugins of -b/-r and -p stack on
+// top of the file's, in that order.
+bool ResolveView(const CommandLine& cl, ViewSpec* view, std::string* error) {
+  std::string file = cl.view_file;
+  if (file.empty() && !cl.view_name.empty()) {
+    file = FindView(cl.view_name);
+    if (file.empty()) {
+      std::string dirs;
+      for (const auto& d : ViewSearchPath()) dirs += (dirs.empty() ? "" : ":") + d;
+      *error = "unknown view '" + cl.view_name + "' (searched " + dirs + ")";
+      return false;
+    }
+  }
+  if (file.empty() && cl.plugins.empty() && cl.binds.empty() && cl.root.empty()) {
+    file = FindView("default");
+    if (file.empty()) file = BuiltinDefaultView();
+  }
+  if (!file.empty() && !LoadViewFile(file, view, error)) return false;
+  if (!cl.binds.empty() || !cl.root.empty()) {
+    // PRoot-style short forms: one viewfs, below the -p plugins.
+    PluginSpec viewfs{"viewfs", {}};
+    if (!cl.root.empty()) viewfs.options.push_back({"root", cl.root, true});
+    for (const auto& b : cl.binds) viewfs.options.push_back({"bind", b, true});
+    view->plugins.push_back(viewfs);
+  }
+  view->plugins.insert(view->plugins.end(), cl.plugins.begin(), cl.plugins.end());
+  if (!cl.command.empty()) view->command = cl.command;
+  if (!cl.cwd.empty()) view->cwd = cl.cwd;
+  if (cl.engine_given) view->engine = cl.engine;
+  return true;
+}
+
 int Main(int argc, char** argv) {
   CommandLine cl;
   std::string error;
@@ -109,6 +143,26 @@ int Main(int argc, char** argv) {
     return Usage("--log " + cl.log_file + ": " + strerror(errno));
   }
   if (cl.verbose) SetLogLevel(LogLevel::kInfo);
+
+  if (!cl.check_file.empty()) {
+    ViewSpec checked;
+    if (!LoadViewFile(cl.check_file, &checked, &error)) {
+      fprintf(stderr, "umview: %s\n", error.c_str());
+      return 2;
+    }
+    printf("%s: ok\n", cl.check_file.c_str());
+    return 0;
+  }
+  ViewSpec view;
+  if (!ResolveView(cl, &view, &error)) {
+    fprintf(stderr, "umview: %s\n", error.c_str());
+    return 2;
+  }
+  if (cl.show) {
+    fputs(ViewToYaml(view).c_str(), stdout);
+    return 0;
+  }
+  if (!cl.engine_given && !view.engine.empty()) cl.engine = view.engine;
 
   std::unique_ptr<Engine> engine;
   if (cl.engine == "kmview") {
@@ -128,15 +182,7 @@ int Main(int argc, char** argv) {
   std::vector<std::unique_ptr<LoadedPlugin>> plugins;
   Dispatcher dispatcher;
   std::string names;
-  std::vector<PluginSpec> specs = cl.plugins;
-  if (!cl.binds.empty() || !cl.root.empty()) {
-    // PRoot-style short forms: one viewfs, innermost, so -p plugins stack outside it.
-    PluginSpec viewfs{"viewfs", {}};
-    if (!cl.root.empty()) viewfs.options.push_back({"root", cl.root, true});
-    for (const auto& b : cl.binds) viewfs.options.push_back({"bind", b, true});
-    specs.insert(specs.begin(), viewfs);
-  }
-  for (const PluginSpec& ps : specs) {
+  for (const PluginSpec& ps : view.plugins) {
     auto lp = LoadPlugin(ps.spec, &error);
     if (!lp) {
       fprintf(stderr, "umview: %s\n", error.c_str());
@@ -150,7 +196,7 @@ int Main(int argc, char** argv) {
     plugins.push_back(std::move(lp));
   }
 
-  std::vector<std::string> command = cl.command;
+  std::vector<std::string> command = cl.command.empty() ? view.command : cl.command;
   if (command.empty()) {
     const char* shell = getenv("SHELL");
     command.push_back(shell && *shell ? shell : "/bin/sh");
@@ -159,11 +205,19 @@ int Main(int argc, char** argv) {
   for (char** e = environ; *e; ++e) {
     std::string s = *e;
     if (s.rfind("UMVIEW=", 0) == 0 || s.rfind("UMVIEW_PID=", 0) == 0 ||
-        s.rfind("UMVIEW_PLUGINS=", 0) == 0) {
+        s.rfind("UMVIEW_PLUGINS=", 0) == 0 || s.rfind("UMVIEW_VIEW=", 0) == 0) {
       continue;
     }
     env.push_back(std::move(s));
   }
+  for (const auto& [k, v] : view.env) {
+    std::string prefix = k + "=";
+    env.erase(std::remove_if(env.begin(), env.end(),
+                             [&](const std::string& e) { return e.rfind(prefix, 0) == 0; }),
+              env.end());
+    env.push_back(prefix + v);
+  }
+  env.push_back("UMVIEW_VIEW=" + (view.name.empty() ? std::string("cmdline") : view.name));
   env.push_back("UMVIEW=1");
   env.push_back("UMVIEW_PID=" + std::to_string(getpid()));
   env.push_back("UMVIEW_PLUGINS=" + names);
@@ -171,7 +225,10 @@ int Main(int argc, char** argv) {
   EngineConfig config = dispatcher.MakeEngineConfig();
   config.count_stops = cl.stats;
   config.spin_max_us = cl.spin_us;
-  config.initial_cwd = cl.cwd.empty() && !cl.root.empty() ? "/" : cl.cwd;
+  config.initial_cwd = !cl.cwd.empty()     ? cl.cwd
+                       : !view.cwd.empty() ? view.cwd
+                       : !cl.root.empty()  ? "/"
+                                           : "";
   SetUpSignals(&config);
   if (!engine->Start(command, env, config, &error)) {
     fprintf(stderr, "umview: %s\n", error.c_str());
