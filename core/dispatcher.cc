@@ -545,27 +545,57 @@ void Dispatcher::OnSyscallExit(SyscallStop& stop) {
 }
 
 EntryDecision Dispatcher::HandleControl(SyscallStop& stop) {
-  switch (static_cast<long>(stop.state.args[0])) {
+  const uint64_t* a = stop.state.args;
+  auto reply = [&](int64_t rc, const std::string& text) -> EntryDecision {
+    size_t n = std::min<size_t>(a[4], text.size());
+    if (n > 0 && stop.memory->Write(a[3], text.data(), n) != 0) {
+      return {EntryOutcome::kSkip, -EFAULT};
+    }
+    return {EntryOutcome::kSkip, rc < 0 ? rc : static_cast<int64_t>(text.size())};
+  };
+  switch (static_cast<long>(a[0])) {
     case kControlPing:
       return {EntryOutcome::kSkip, kControlMagic};
-    case kControlDescribe: {
-      std::string text;
-      for (size_t i = 0; i < slots_.size(); ++i) {
-        text += "plugin " + std::to_string(i) + " " + slots_[i]->name + "\n";
-      }
-      for (const Mount& m : mounts_) {
-        text += "mount " + m.prefix + " " + slots_[m.slot]->name + "\n";
-      }
-      uint64_t buf = stop.state.args[1];
-      size_t len = stop.state.args[2];
-      size_t n = std::min(len, text.size());
-      if (n > 0 && stop.memory->Write(buf, text.data(), n) != 0) {
+    case kControlInfo:
+      return reply(0, control_ ? control_->Info() : "");
+    case kControlViewYaml:
+      return reply(0, control_ ? control_->ViewYaml() : "");
+    case kControlPluginCommand: {
+      if (a[2] > 65536) return {EntryOutcome::kSkip, -E2BIG};
+      std::string in(a[2], '\0');
+      if (a[2] > 0 && stop.memory->Read(a[1], in.data(), in.size()) != 0) {
         return {EntryOutcome::kSkip, -EFAULT};
       }
-      return {EntryOutcome::kSkip, static_cast<int64_t>(text.size())};
+      size_t nul = in.find('\0');
+      if (nul == std::string::npos) return {EntryOutcome::kSkip, -EINVAL};
+      std::string name = in.substr(0, nul), command = in.substr(nul + 1);
+      for (auto it = slots_.rbegin(); it != slots_.rend(); ++it) {
+        Slot& s = **it;
+        if (s.name != name) continue;
+        std::string text;
+        int rc;
+        try {
+          rc = s.plugin->OnControl(command, &text);
+        } catch (const std::exception& e) {
+          rc = -EIO;
+          text = std::string("the plugin failed: ") + e.what();
+        }
+        // An error's message goes back too: the reply length is then the negative errno.
+        size_t n = std::min<size_t>(a[4], text.size());
+        if (n > 0) stop.memory->Write(a[3], text.data(), n);
+        if (n < a[4]) stop.memory->Write(a[3] + n, "", 1);
+        return {EntryOutcome::kSkip, rc < 0 ? rc : static_cast<int64_t>(text.size())};
+      }
+      return reply(-ENOENT, "no plugin '" + name + "' in this view");
     }
   }
   return {EntryOutcome::kSkip, -EINVAL};
+}
+
+std::vector<std::pair<std::string, Plugin*>> Dispatcher::Stack() const {
+  std::vector<std::pair<std::string, Plugin*>> out;
+  for (const auto& s : slots_) out.push_back({s->name, s->plugin});
+  return out;
 }
 
 void Dispatcher::OnNewTask(pid_t parent_tid, pid_t tid, bool is_thread) {

@@ -15,8 +15,19 @@
 
 namespace umview {
 
+// Answers the control channel's questions about the whole view (main.cc knows the view).
+class ControlInfo {
+ public:
+  virtual ~ControlInfo() = default;
+  virtual std::string Info() = 0;
+  virtual std::string ViewYaml() = 0;
+};
+
 class Dispatcher final : public EngineClient {
  public:
+  void set_control_info(ControlInfo* c) { control_ = c; }
+  // The plugins in load order, with their names.
+  std::vector<std::pair<std::string, Plugin*>> Stack() const;
   Dispatcher();
   ~Dispatcher() override;
 
@@ -64,6 +75,7 @@ class Dispatcher final : public EngineClient {
   bool need_scratch_ = false;
   std::unordered_map<pid_t, std::unique_ptr<Pending>> pending_;
   VirtualFdTable vfds_;
+  ControlInfo* control_ = nullptr;
   std::unordered_map<pid_t, pid_t> tgid_;  // tid -> thread group, for releasing virtual files
   std::vector<pid_t> Tgids() const;
 };

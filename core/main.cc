@@ -67,6 +67,45 @@ void SetUpSignals(EngineConfig* config) {
   sigprocmask(SIG_UNBLOCK, &unblock, nullptr);
 }
 
+// What umctl asks about the running view: its name and stack, with each plugin's current
+// options (run-time mounts included), as text or as a view file.
+class ViewControl final : public ControlInfo {
+ public:
+  ViewControl(const ViewSpec& view, const Dispatcher& d, const std::string& engine)
+      : view_(view), d_(d), engine_(engine) {}
+
+  ViewSpec Current() const {
+    ViewSpec v = view_;
+    auto stack = d_.Stack();
+    for (size_t i = 0; i < v.plugins.size() && i < stack.size(); ++i) {
+      Options now;
+      if (stack[i].second->CurrentOptions(&now)) v.plugins[i].options = now;
+    }
+    return v;
+  }
+  std::string Info() override {
+    ViewSpec v = Current();
+    std::string out = "view: " + (v.name.empty() ? std::string("(command line)") : v.name);
+    if (!v.file.empty()) out += " (" + v.file + ")";
+    out += "\nengine: " + engine_ + "\nplugins (innermost first):\n";
+    auto stack = d_.Stack();
+    for (size_t i = 0; i < v.plugins.size(); ++i) {
+      out += "  " + (i < stack.size() ? stack[i].first : v.plugins[i].spec);
+      for (const auto& o : v.plugins[i].options) {
+        out += " " + (o.has_value ? o.key + "=" + o.value : o.key);
+      }
+      out += "\n";
+    }
+    return out;
+  }
+  std::string ViewYaml() override { return ViewToYaml(Current()); }
+
+ private:
+  ViewSpec view_;
+  const Dispatcher& d_;
+  std::string engine_;
+};
+
 int Usage(const std::string& error) {
   fprintf(stderr, "umview: %s (try 'umview --help')\n", error.c_str());
   return 2;
@@ -121,7 +160,6 @@ bool ResolveView(const CommandLine& cl, ViewSpec* view, std::string* error) {
     view->plugins.push_back(viewfs);
   }
   view->plugins.insert(view->plugins.end(), cl.plugins.begin(), cl.plugins.end());
-  if (!cl.command.empty()) view->command = cl.command;
   if (!cl.cwd.empty()) view->cwd = cl.cwd;
   if (cl.engine_given) view->engine = cl.engine;
   return true;
@@ -222,6 +260,8 @@ int Main(int argc, char** argv) {
   env.push_back("UMVIEW_PID=" + std::to_string(getpid()));
   env.push_back("UMVIEW_PLUGINS=" + names);
 
+  ViewControl control(view, dispatcher, engine->name());
+  dispatcher.set_control_info(&control);
   EngineConfig config = dispatcher.MakeEngineConfig();
   config.count_stops = cl.stats;
   config.spin_max_us = cl.spin_us;

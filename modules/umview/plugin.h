@@ -187,6 +187,19 @@ class Plugin {
   virtual void OnTaskExit(pid_t tid, int wait_status) { (void)tid, (void)wait_status; }
   // The last tracee has gone; flush logs.
   virtual void OnShutdown() {}
+  // A command from umctl inside the view (`umctl mount ...` goes to viewfs). Return 0 or a
+  // negative errno; *reply is shown to the user (the error message, or a confirmation).
+  virtual int OnControl(const std::string& command, std::string* reply) {
+    (void)command;
+    *reply = "this plugin takes no commands";
+    return -ENOTSUP;
+  }
+  // The options that recreate the plugin as it is now (after run-time changes), for
+  // `umctl save` and `umctl info`. False: the options it was started with.
+  virtual bool CurrentOptions(Options* out) const {
+    (void)out;
+    return false;
+  }
 };
 
 // What a plugin exports (through UMVIEW_PLUGIN) for the loader.

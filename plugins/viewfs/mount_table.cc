@@ -19,6 +19,17 @@ void MountTable::Add(MountKind kind, std::string dst, std::string src,
   mounts_.push_back({kind, std::move(dst), std::move(src), ++seq_, std::move(lowers)});
 }
 
+bool MountTable::RemoveNewest(std::string_view dst, Mount* removed) {
+  auto best = mounts_.end();
+  for (auto it = mounts_.begin(); it != mounts_.end(); ++it) {
+    if (it->dst == dst && (best == mounts_.end() || it->seq > best->seq)) best = it;
+  }
+  if (best == mounts_.end()) return false;
+  *removed = *best;
+  mounts_.erase(best);
+  return true;
+}
+
 bool MountTable::has_content() const {
   for (const Mount& m : mounts_) {
     if (m.kind == MountKind::kBind || m.kind == MountKind::kTmp || m.kind == MountKind::kUnion) {

@@ -36,6 +36,9 @@ class MountTable {
   void Add(MountKind kind, std::string dst, std::string src = "",
            std::vector<std::string> lowers = {});
   bool empty() const { return mounts_.empty(); }
+  uint64_t last_seq() const { return seq_; }
+  // Removes the newest mount at `dst`; false if there is none. *removed gets a copy.
+  bool RemoveNewest(std::string_view dst, Mount* removed);
   bool has_content() const;  // any bind or tmp: host paths differ from view paths somewhere
 
   Place Find(std::string_view view_path) const;

@@ -10,6 +10,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -132,12 +133,10 @@ class ViewFs final : public Plugin {
                    SYS_pivot_root, SYS_chroot, SYS_io_uring_setup, SYS_open_by_handle_at}) {
       host.ClaimSyscall(nr);
     }
-    // Calls that only matter when some mount changes names or paths: listings (a stop per
-    // getdents64 otherwise) and getcwd.
-    bool names = false;
-    for (const Mount& m : table_.mounts()) names |= m.kind != MountKind::kReadOnly;
-    if (names) host.ClaimSyscall(SYS_getdents64);
-    if (table_.has_content()) host.ClaimSyscall(SYS_getcwd);
+    // Listings and getcwd: a mount added at run time (umctl) may change names and paths, and
+    // the seccomp filter is fixed when the view starts, so they are always trapped.
+    host.ClaimSyscall(SYS_getdents64);
+    host.ClaimSyscall(SYS_getcwd);
     return true;
   }
 
@@ -215,7 +214,71 @@ class ViewFs final : public Plugin {
   }
 
  private:
+  // umctl: "mount TYPE ARGS..." and "umount DST".
+  int OnControl(const std::string& command, std::string* reply) override {
+    std::vector<std::string> w;
+    for (size_t i = 0; i < command.size();) {
+      size_t j = command.find(' ', i);
+      if (j == std::string::npos) j = command.size();
+      if (j > i) w.push_back(command.substr(i, j - i));
+      i = j + 1;
+    }
+    if (w.size() == 2 && w[0] == "umount") {
+      Mount removed;
+      if (!table_.RemoveNewest(Normalize(w[1]), &removed)) {
+        *reply = "nothing mounted at " + w[1];
+        return -ENOENT;
+      }
+      for (auto it = opts_.begin(); it != opts_.end(); ++it) {
+        if (it->first == removed.seq) {
+          opts_.erase(it);
+          break;
+        }
+      }
+      if (removed.kind == MountKind::kTmp) {
+        std::string cmd = "rm -rf -- '" + removed.src + "'";
+        if (system(cmd.c_str()) != 0) {
+          // best effort, as at exit
+        }
+      }
+      *reply = "unmounted " + w[1];
+      return 0;
+    }
+    if (w.size() >= 3 && w[0] == "mount") {
+      static const std::vector<std::string> two = {"bind", "cow", "merge"};
+      bool pair = std::find(two.begin(), two.end(), w[1]) != two.end();
+      if (w.size() != (pair ? 4u : 3u)) {
+        *reply =
+            "usage: mount bind SRC DST | cow DST UPPER | merge DST A+B | tmp|hide|ro|except PATH";
+        return -EINVAL;
+      }
+      Option o{w[1], pair ? w[2] + ":" + w[3] : w[2], true};
+      std::string err;
+      if (!AddOption(o, &err)) {
+        *reply = err;
+        return -EINVAL;
+      }
+      *reply = "mounted " + command.substr(6);
+      return 0;
+    }
+    *reply = "unknown command (expected mount TYPE ARGS..., umount DST)";
+    return -EINVAL;
+  }
+
+  bool CurrentOptions(Options* out) const override {
+    out->clear();
+    for (const auto& [seq, o] : opts_) out->push_back(o);
+    return true;
+  }
+
   bool AddOption(const Option& o, std::string* error) {
+    uint64_t before = table_.last_seq();
+    if (!AddMountOption(o, error)) return false;
+    if (table_.last_seq() != before) opts_.push_back({table_.last_seq(), o});
+    return true;
+  }
+
+  bool AddMountOption(const Option& o, std::string* error) {
     auto bad = [&](const std::string& what) {
       *error = o.key + "=" + o.value + ": " + what;
       return false;
@@ -1060,6 +1123,7 @@ class ViewFs final : public Plugin {
   }
 
   MountTable table_;
+  std::vector<std::pair<uint64_t, Option>> opts_;  // the option behind each mount, by seq
   std::vector<std::string> tmpdirs_;
   std::unordered_map<pid_t, Dents> dents_;
   std::map<std::tuple<pid_t, int, std::string>, size_t> cursor_;  // listings being extended
