@@ -93,7 +93,7 @@ int RamDisk::Save(const std::string& path) {
 }
 
 std::shared_ptr<FileDevice> FileDevice::Create(const std::string& path, bool read_only, bool block,
-                                             int* err) {
+                                               int* err) {
   int fd = open(path.c_str(), (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
   if (fd < 0) {
     *err = errno;

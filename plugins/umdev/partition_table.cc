@@ -21,8 +21,8 @@ void AddClipped(std::vector<Partition>* out, int number, uint64_t start_lba, uin
   if (sectors == 0 || start_lba == 0) return;
   int64_t start = static_cast<int64_t>(start_lba) * kSector;
   if (start_lba > static_cast<uint64_t>(disk_size / kSector) || start >= disk_size) return;
-  int64_t size = static_cast<int64_t>(std::min<uint64_t>(sectors, (disk_size - start) / kSector)) *
-                 kSector;
+  int64_t size =
+      static_cast<int64_t>(std::min<uint64_t>(sectors, (disk_size - start) / kSector)) * kSector;
   if (size > 0) out->push_back({number, start, size});
 }
 

@@ -9,9 +9,9 @@
 namespace umview::umdev {
 
 struct Partition {
-  int number;      // 1-4 primary or GPT index + 1; 5... logical
-  int64_t start;   // bytes from the start of the disk
-  int64_t size;    // bytes
+  int number;     // 1-4 primary or GPT index + 1; 5... logical
+  int64_t start;  // bytes from the start of the disk
+  int64_t size;   // bytes
 };
 
 // Reads `len` bytes at `offset` of the disk; false on a short read or an error.

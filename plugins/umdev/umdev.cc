@@ -17,8 +17,8 @@
 namespace umview::umdev {
 namespace {
 
-constexpr unsigned kMajor = 240;            // first of the kernel's local/experimental majors
-constexpr unsigned kMinorsPerDisk = 256;    // minor = disk index * 256 + partition number
+constexpr unsigned kMajor = 240;          // first of the kernel's local/experimental majors
+constexpr unsigned kMinorsPerDisk = 256;  // minor = disk index * 256 + partition number
 
 struct Spec {
   std::string kind, path;
@@ -64,20 +64,34 @@ class UmDev final : public Plugin {
   bool Init(Host& host, const Options& options, std::string* error) override {
     host_ = &host;
     std::vector<Spec> specs;
-    for (const Option& o : options) {
-      Spec s;
-      if (!ParseSpec(o, &s, error)) return false;
-      for (const Spec& other : specs) {
-        if (other.path == s.path) {
-          *error = o.key + "=" + s.path + ": the path is already a device";
-          return false;
-        }
+    for (const Option& option : options) {
+      // A YAML list of devices of one kind arrives as KIND=ITEM+ITEM...; each item starts with
+      // its absolute path, so the items are split at "+/".
+      std::vector<Option> items;
+      for (size_t start = 0;;) {
+        size_t plus = option.value.find("+/", start);
+        Option o = option;
+        o.value = option.value.substr(start, plus == std::string::npos ? plus : plus - start);
+        items.push_back(std::move(o));
+        if (plus == std::string::npos) break;
+        start = plus + 1;
       }
-      specs.push_back(std::move(s));
+      for (const Option& o : items) {
+        Spec s;
+        if (!ParseSpec(o, &s, error)) return false;
+        for (const Spec& other : specs) {
+          if (other.path == s.path) {
+            *error = o.key + "=" + s.path + ": the path is already a device";
+            return false;
+          }
+        }
+        specs.push_back(std::move(s));
+      }
     }
     if (specs.empty()) {
-      *error = "no device given (expected null=PATH, zero=PATH, ramdisk=PATH:size=N, "
-               "disk=PATH:image=FILE, file=PATH:path=FILE)";
+      *error =
+          "no device given (expected null=PATH, zero=PATH, ramdisk=PATH:size=N, "
+          "disk=PATH:image=FILE, file=PATH:path=FILE)";
       return false;
     }
     for (const Spec& s : specs) {
@@ -213,8 +227,8 @@ class UmDev final : public Plugin {
       int err = 0;
       auto fd = FileDevice::Create(s.image, s.ro, n.type == DeviceType::kBlock, &err);
       if (!fd) {
-        *error = where + ": " + (s.kind == "disk" ? "image=" : "path=") + s.image + ": " +
-                 strerror(err);
+        *error =
+            where + ": " + (s.kind == "disk" ? "image=" : "path=") + s.image + ": " + strerror(err);
         return false;
       }
       if (s.kind == "disk") {

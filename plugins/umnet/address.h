@@ -14,11 +14,11 @@ namespace umnet {
 
 // An AF_INET or AF_INET6 address and port, as the program gave it.
 struct Endpoint {
-  int family = 0;                   // AF_INET or AF_INET6
-  std::array<uint8_t, 16> addr{};   // network order; IPv4 uses the first 4 bytes
-  uint16_t port = 0;                // host order
-  uint32_t flowinfo = 0;            // IPv6 only, kept when written back
-  uint32_t scope_id = 0;            // IPv6 only
+  int family = 0;                  // AF_INET or AF_INET6
+  std::array<uint8_t, 16> addr{};  // network order; IPv4 uses the first 4 bytes
+  uint16_t port = 0;               // host order
+  uint32_t flowinfo = 0;           // IPv6 only, kept when written back
+  uint32_t scope_id = 0;           // IPv6 only
 
   // IPv4-mapped IPv6 (::ffff:a.b.c.d) as the IPv4 address it stands for; others unchanged.
   // Every policy decision is taken on this form, so a v6 socket cannot reach a refused v4

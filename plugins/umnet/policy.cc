@@ -101,8 +101,10 @@ bool ParseRule(std::string_view text, bool allow, Rule* out, std::string* error)
     size_t dash = ports.find('-');
     uint16_t lo, hi;
     if (dash == std::string_view::npos) {
-      if (!ParsePort(ports, &lo)) lo = 1, hi = 0;
-      else hi = lo;
+      if (!ParsePort(ports, &lo))
+        lo = 1, hi = 0;
+      else
+        hi = lo;
     } else if (!ParsePort(ports.substr(0, dash), &lo) || !ParsePort(ports.substr(dash + 1), &hi)) {
       lo = 1, hi = 0;
     }

@@ -23,6 +23,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -216,8 +217,8 @@ class UmnetPlugin : public umview::Plugin {
       "expected mode=none|loopback|host, allow=RULE, deny=RULE, log=FILE, ports=private|shared, "
       "publish=HOST:VIEW, redirect=NAME_OR_ADDR:PORT=ADDR:PORT";
 
-  bool ParseList(const std::string& value,
-                 bool (UmnetPlugin::*add)(std::string_view, std::string*), std::string* error) {
+  bool ParseList(const std::string& value, bool (UmnetPlugin::*add)(std::string_view, std::string*),
+                 std::string* error) {
     size_t i = 0;
     while (true) {
       size_t j = value.find('+', i);
@@ -384,13 +385,22 @@ class UmnetPlugin : public umview::Plugin {
   // Reads the address the program passed, decides, and gives the kernel a checked copy in
   // scratch memory (another thread can no longer change it). Returns false if the call was
   // completed (refused) here.
-  bool CheckedName(Call& call, Op op, int fd, uint64_t addr, socklen_t len,
+  // `in_msghdr`: the name of a msghdr, which the kernel truncates to sockaddr_storage where
+  // connect/bind/sendto refuse a longer one with EINVAL.
+  bool CheckedName(Call& call, Op op, int fd, uint64_t addr, socklen_t len, bool in_msghdr,
                    uint64_t* new_addr, socklen_t* new_len, Pending* pending) {
     *new_addr = addr;
     *new_len = len;
+    if (in_msghdr) len = std::min<socklen_t>(len, sizeof(sockaddr_storage));
     if (addr == 0 || len < sizeof(sa_family_t) || len > sizeof(sockaddr_storage)) return true;
     sockaddr_storage ss{};
     if (call.Read(RemotePtr<void>(addr), &ss, len) != 0) return true;  // the kernel says EFAULT
+    // 6.x: udp_sendmsg, raw/ping sendmsg and inet_bind (for INADDR_ANY) take an AF_UNSPEC
+    // address as AF_INET. Decide on that reading. A send keeps AF_UNSPEC (to an IPv6 socket it
+    // means "no address"); a bind gets AF_INET, which inet_bind treats the same and which still
+    // works once a wildcard became 127.0.0.1 (inet6_bind refuses both with EAFNOSUPPORT).
+    bool unspec = op != Op::kConnect && ss.ss_family == AF_UNSPEC && len >= sizeof(sockaddr_in);
+    if (unspec) ss.ss_family = AF_INET;
     Endpoint ep;
     if (FromSockaddr(&ss, len, &ep)) {
       int err = Decide(call, op, fd, &ep, pending);
@@ -400,6 +410,7 @@ class UmnetPlugin : public umview::Plugin {
       }
       len = ToSockaddr(ep, &ss);
     }
+    if (unspec && op != Op::kBind) ss.ss_family = AF_UNSPEC;
     RemotePtr<void> p = call.PutScratch(&ss, len);
     if (!p) {
       call.Fail(ENOMEM);
@@ -416,7 +427,7 @@ class UmnetPlugin : public umview::Plugin {
     socklen_t len;
     Pending pending;
     if (!CheckedName(call, op, fd, call.arg(addr_arg), static_cast<socklen_t>(call.arg(len_arg)),
-                     &addr, &len, &pending)) {
+                     false, &addr, &len, &pending)) {
       return;
     }
     call.SetArg(addr_arg, addr);
@@ -434,7 +445,7 @@ class UmnetPlugin : public umview::Plugin {
     socklen_t len;
     Pending unused;
     if (!CheckedName(call, Op::kSend, static_cast<int>(call.arg(0)),
-                     reinterpret_cast<uint64_t>(in.msg_name), in.msg_namelen, &name, &len,
+                     reinterpret_cast<uint64_t>(in.msg_name), in.msg_namelen, true, &name, &len,
                      &unused)) {
       return 0;
     }
