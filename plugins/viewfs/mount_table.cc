@@ -124,6 +124,13 @@ std::vector<const Mount*> MountTable::MountsIn(std::string_view dir) const {
   return out;
 }
 
+bool MountTable::HasMountAtOrUnder(std::string_view v) const {
+  for (const Mount& m : mounts_) {
+    if (Under(m.dst, v)) return true;
+  }
+  return false;
+}
+
 bool MountTable::HasExceptUnder(std::string_view v) const {
   for (const Mount& m : mounts_) {
     if (m.kind == MountKind::kExcept && m.dst.size() > v.size() && Under(m.dst, v)) return true;

@@ -48,6 +48,8 @@ class MountTable {
   std::vector<const Mount*> MountsIn(std::string_view dir) const;
   // True if some mount lies strictly under `dir`, or `dir` is under a mount.
   bool Touches(std::string_view view_path) const;
+  // True if a mount's DST is view_path or lies under it.
+  bool HasMountAtOrUnder(std::string_view view_path) const;
   // True if an except mount lies strictly under `view_path`.
   bool HasExceptUnder(std::string_view view_path) const;
   const std::vector<Mount>& mounts() const { return mounts_; }

@@ -133,6 +133,12 @@ class ViewFs final : public Plugin {
                    SYS_pivot_root, SYS_chroot, SYS_io_uring_setup, SYS_open_by_handle_at}) {
       host.ClaimSyscall(nr);
     }
+    // Path calls newer than the syscall table (Linux 6.6+: fchmodat2, the *xattrat calls,
+    // file_getattr/file_setattr...) would pass unresolved: they fail with ENOSYS, and libc
+    // falls back to the older calls viewfs covers.
+    for (int nr = 451; nr < 512; ++nr) {
+      if (LookupSyscall(nr) == nullptr) host.ClaimSyscall(nr);
+    }
     // Listings and getcwd: a mount added at run time (umctl) may change names and paths, and
     // the seccomp filter is fixed when the view starts, so they are always trapped.
     host.ClaimSyscall(SYS_getdents64);
@@ -174,7 +180,8 @@ class ViewFs final : public Plugin {
         return;
     }
     const SyscallInfo* info = call.info();
-    if (info == nullptr || !(info->classes & kClassPath)) return;
+    if (info == nullptr) return call.Fail(ENOSYS);  // newer than the table: see Init
+    if (!(info->classes & kClassPath)) return;
     for (int i = 0; i < info->nargs; ++i) {
       if (info->args[i] != Arg::kPath) continue;
       if (!HandlePath(call, *info, i)) return;  // the call was completed
@@ -374,14 +381,28 @@ class ViewFs final : public Plugin {
     tmpdirs_.clear();
   }
 
-  static PathUse Use(const Call& call, int nr, int arg) {
+  static PathUse Use(Call& call, int nr, int arg) {
     auto flag_arg = [&](int idx) { return call.arg(idx); };
     switch (nr) {
+      case SYS_access:
+        return {(flag_arg(1) & W_OK) != 0, true};
+      case SYS_faccessat:
+        return {(flag_arg(2) & W_OK) != 0, true};
+      case SYS_acct:
+        return {true, true};
       case SYS_open:
       case SYS_openat:
+      case SYS_openat2:
       case SYS_creat: {
         int flags = nr == SYS_creat ? O_CREAT | O_WRONLY | O_TRUNC
                                     : static_cast<int>(flag_arg(nr == SYS_open ? 1 : 2));
+        if (nr == SYS_openat2) {
+          uint64_t how_flags = 0;  // struct open_how starts with the u64 flags
+          if (call.Read(RemotePtr<void>(call.arg(2)), &how_flags, sizeof how_flags) != 0) {
+            how_flags = O_RDWR | O_CREAT;  // unreadable: assume the worst
+          }
+          flags = static_cast<int>(how_flags);
+        }
         PathUse u;
         u.writes = (flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND)) != 0;
         u.follow = !(flags & O_NOFOLLOW) && (flags & (O_CREAT | O_EXCL)) != (O_CREAT | O_EXCL);
@@ -432,7 +453,7 @@ class ViewFs final : public Plugin {
       case SYS_statx:
         return {false, !(flag_arg(2) & AT_SYMLINK_NOFOLLOW)};
       case SYS_faccessat2:
-        return {false, !(flag_arg(3) & AT_SYMLINK_NOFOLLOW)};
+        return {(flag_arg(2) & W_OK) != 0, !(flag_arg(3) & AT_SYMLINK_NOFOLLOW)};
       case SYS_name_to_handle_at:
         return {false, (flag_arg(4) & AT_SYMLINK_FOLLOW) != 0};
       case SYS_execveat:
@@ -508,9 +529,25 @@ class ViewFs final : public Plugin {
     while (!todo.empty()) {
       std::string c = std::move(todo.front());
       todo.pop_front();
-      if (c == ".") continue;
-      if (c == "..") {
-        if (!cur.empty()) cur.pop_back();
+      if (c == "." || c == "..") {
+        // The kernel walks "x/." and "x/.." only if x is a directory.
+        if (!cur.empty()) {
+          std::string here = Join(cur);
+          struct stat st;
+          // A mount point, or a directory on the way to one, is a directory of the view even
+          // where the host has nothing.
+          bool holds_mount = table_.HasMountAtOrUnder(here);
+          if (lstat(Locate(here).host.c_str(), &st) != 0) {
+            if (!holds_mount) {
+              r.err = errno;
+              return r;
+            }
+          } else if (!S_ISDIR(st.st_mode) && !holds_mount) {
+            r.err = ENOTDIR;
+            return r;
+          }
+        }
+        if (c == ".." && !cur.empty()) cur.pop_back();
         continue;
       }
       // /proc/self and /proc/thread-self name the tracee, not umview.
@@ -575,17 +612,36 @@ class ViewFs final : public Plugin {
 
   // Resolves path argument i; returns false if it completed the call.
   bool HandlePath(Call& call, const SyscallInfo& info, int i) {
-    if (call.arg(i) == 0) return true;  // futimens() is utimensat(fd, NULL, ...)
+    if (call.arg(i) == 0) {
+      // futimens() is utimensat(fd, NULL, ...): the descriptor's file, which ro protects too.
+      if (call.nr() == SYS_utimensat) {
+        std::string host = FdHost(call, static_cast<int>(call.arg(0)));
+        if (!host.empty() && table_.Find(table_.ToView(host)).read_only) {
+          call.Fail(EROFS);
+          return false;
+        }
+      }
+      return true;
+    }
     std::string raw;
     int64_t n = call.ReadString(RemotePtr<char>(call.arg(i)), &raw, PATH_MAX);
     if (n < 0) {
       call.Fail(n == -ENAMETOOLONG ? ENAMETOOLONG : EFAULT);
       return false;
     }
-    if (raw.empty()) return true;  // AT_EMPTY_PATH or ENOENT: the kernel decides
-    // symlink/symlinkat's target (a kString) is stored as is; only kPath args come here.
     int dirfd = AT_FDCWD;
     if (i > 0 && info.args[i - 1] == Arg::kDirFd) dirfd = static_cast<int>(call.arg(i - 1));
+    if (raw.empty()) {
+      // AT_EMPTY_PATH: the call acts on the descriptor's file, which ro protects too.
+      if (dirfd != AT_FDCWD && Use(call, call.nr(), i).writes) {
+        std::string host = FdHost(call, dirfd);
+        if (!host.empty() && table_.Find(table_.ToView(host)).read_only) {
+          call.Fail(EROFS);
+          return false;
+        }
+      }
+      return true;  // otherwise the kernel decides (ENOENT without AT_EMPTY_PATH)
+    }
     const bool relative = raw[0] != '/';
     std::string base = "/";
     std::string kernel_base = "/";
@@ -600,7 +656,9 @@ class ViewFs final : public Plugin {
 
     // Fast path: nothing mounted at or around the path, no "..", no symlink on the way: the
     // kernel resolves it exactly as the view does.
-    if (!table_.Touches(lexical) && !HasDotDot(raw) && NoSymlinks(lexical, use.follow)) {
+    // (/proc/PID/... magic links answer host paths unless viewfs reads them: no fast path.)
+    const bool proc = lexical.rfind("/proc/", 0) == 0 && table_.has_content();
+    if (!proc && !table_.Touches(lexical) && !HasDotDot(raw) && NoSymlinks(lexical, use.follow)) {
       return Pin(call, i, raw);
     }
     Resolved r = Walk(call, relative ? base : "/", raw, use.follow);
@@ -609,6 +667,10 @@ class ViewFs final : public Plugin {
       return false;
     }
     if (r.opaque) return true;
+    if (int err = MountPointChange(call, r.view); err != 0) {
+      call.Fail(err);
+      return false;
+    }
     if (use.writes && r.place.read_only) {
       call.Fail(EROFS);
       return false;
@@ -672,11 +734,13 @@ class ViewFs final : public Plugin {
       RemoveWhiteout(m, r.place.rel);
       host = m.src + r.place.rel;
     }
-    if (host.size() >= sizeof sun.sun_path) return call.Fail(ENAMETOOLONG);
+    // sun_path may use all its 108 bytes without a NUL.
+    if (host.size() > sizeof sun.sun_path) return call.Fail(ENAMETOOLONG);
     sockaddr_un out{};
     out.sun_family = AF_UNIX;
-    memcpy(out.sun_path, host.c_str(), host.size() + 1);
-    socklen_t out_len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + host.size() + 1);
+    memcpy(out.sun_path, host.data(), host.size());
+    socklen_t out_len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + host.size() +
+                                               (host.size() < sizeof sun.sun_path ? 1 : 0));
     RemotePtr<void> p = call.PutScratch(&out, out_len);
     if (!p) return call.Fail(ENOMEM);
     call.SetArg(addr_arg, p.addr());
@@ -731,9 +795,13 @@ class ViewFs final : public Plugin {
     size_t keep_from = 1;  // argv[keep_from..] follow `head`
     std::string argv0;
     if (!argv.empty()) call.ReadString(RemotePtr<char>(argv[0]), &argv0, PATH_MAX);
-    std::string file_view = Normalize(raw[0] == '/' ? raw : view_cwd + "/" + raw);
-    std::string file_host = Locate(file_view).host;
+    // The program as the walk resolves it (symlinks and /proc/self/exe included).
+    Resolved prog = Walk(call, raw[0] == '/' ? "/" : view_cwd, raw, true);
+    if (prog.err != 0) return call.Fail(prog.err);
+    std::string file_view = prog.view;
+    std::string file_host = prog.place.host;
     std::string exec_host;  // what the kernel finally runs, if it differs from file_host
+    std::string prev_interp;
     bool changed = false;
     head.push_back(argv0);
     for (int depth = 0; depth < 5; ++depth) {
@@ -741,11 +809,14 @@ class ViewFs final : public Plugin {
       if (img.kind == ExecImage::kScript) {
         Resolved r = Walk(call, img.interp[0] == '/' ? "/" : view_cwd, img.interp, true);
         if (r.err != 0) return call.Fail(r.err);
-        // binfmt_script: [interp, arg?, filename, argv[1]...]
+        // binfmt_script: argv[0] is replaced by [interp, arg?, filename]; the rest stays. For
+        // a chain, filename is the previous interpreter as its "#!" line named it.
         std::vector<std::string> h = {img.interp};
         if (img.has_interp_arg) h.push_back(img.interp_arg);
-        h.push_back(depth == 0 ? raw : file_view);
+        h.push_back(depth == 0 ? raw : prev_interp);
+        h.insert(h.end(), head.begin() + 1, head.end());
         head = h;
+        prev_interp = img.interp;
         keep_from = 1;
         file_view = r.view;
         file_host = r.place.host;
@@ -876,6 +947,28 @@ class ViewFs final : public Plugin {
         MarkOpaque(*p.mount, p.rel);
       }
     }
+  }
+
+  // Removing or renaming a mount point would move or delete what it shows (a bind's source
+  // on the host): EBUSY, as for a real mount point. Renaming a directory above a hide, ro or
+  // except mount would carry what it protects out from under it: EXDEV (mv copies instead,
+  // through the view).
+  int MountPointChange(Call& call, const std::string& view) {
+    const int nr = call.nr();
+    const bool rename = nr == SYS_rename || nr == SYS_renameat || nr == SYS_renameat2;
+    const bool remove = nr == SYS_unlink || nr == SYS_unlinkat || nr == SYS_rmdir;
+    if (!rename && !remove) return 0;
+    for (const Mount& m : table_.mounts()) {
+      if (m.dst == view && m.dst != "/") return EBUSY;
+      if (rename && m.dst.size() > view.size() && m.dst.compare(0, view.size(), view) == 0 &&
+          (view == "/" || m.dst[view.size()] == '/')) {
+        return m.kind == MountKind::kHide || m.kind == MountKind::kReadOnly ||
+                       m.kind == MountKind::kExcept
+                   ? EXDEV
+                   : EBUSY;
+      }
+    }
+    return 0;
   }
 
   // openat2(RESOLVE_NO_SYMLINKS) says whether the kernel meets a symlink on the way; for a
@@ -1036,9 +1129,13 @@ class ViewFs final : public Plugin {
         off += e->d_reclen;
       }
       if (static_cast<int64_t>(out.size()) == n) return;
-      // If everything was dropped the caller would take 0 for the end of the directory: leave
-      // the batch as it is rather than lie (needs a whole batch of hidden names).
-      if (out.empty()) return;
+      // Everything dropped: 0 would end the listing. EINVAL is the kernel's answer for a buffer
+      // too small for the next entry; the directory position is past the hidden names, so a
+      // caller that retries with a bigger buffer goes on where it should.
+      if (out.empty()) {
+        call.SetResult(-EINVAL);
+        return;
+      }
       call.Write(RemotePtr<void>(buf), out.data(), out.size());
       call.SetResult(static_cast<int64_t>(out.size()));
       return;

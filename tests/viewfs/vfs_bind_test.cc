@@ -186,10 +186,9 @@ TEST_F(VfsBind, ProcSelfExeAfterExecThroughTheBind) {
       << r.err;
 }
 
-// /proc/PID/... names the same magic links as /proc/self/...: readlink("/proc/<own pid>/cwd")
-// must answer the view path like /proc/self/cwd does (ps, pwdx, lsof and shells use it).
-// viewfs answers the host path of SRC for cwd and fd/N, and the dynamic loader for exe.
-TEST_F(VfsBind, DISABLED_ProcPidLinksAnswerViewPathsLikeProcSelf) {
+// /proc/PID/... names the same magic links as /proc/self/...: readlink("/proc/<own pid>/cwd") must
+// answer the view path like /proc/self/cwd does (ps, pwdx, lsof and shells use it).
+TEST_F(VfsBind, ProcPidLinksAnswerViewPathsLikeProcSelf) {
   Put(src_ + "/bin/.keep", "");
   ASSERT_EQ(test::Run({"cp", Tracee("vfs_door"), src_ + "/bin/door"}).exit_code, 0);
   const std::string door = D("bin/door");
@@ -204,11 +203,8 @@ TEST_F(VfsBind, DISABLED_ProcPidLinksAnswerViewPathsLikeProcSelf) {
       << r.err;
 }
 
-// execv("/proc/self/exe") re-runs the current program (a common self-re-exec idiom). Under a
-// view with a bind, programs are started through the dynamic loader and viewfs hands the
-// loader the literal "/proc/self/exe", which then names the loader: "error while loading
-// shared libraries: /proc/self/exe: cannot open shared object file: Error 40", status 127.
-TEST_F(VfsBind, DISABLED_ExecOfProcSelfExeRunsTheProgramAgain) {
+// execv("/proc/self/exe") re-runs the current program (a common self-re-exec idiom).
+TEST_F(VfsBind, ExecOfProcSelfExeRunsTheProgramAgain) {
   RunResult r = RunUmview({"-p", "viewfs,bind=" + src_ + ":" + dst_, "--", Tracee("vfs_door"),
                            "execve", "/proc/self/exe", "getcwd"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -316,11 +312,9 @@ TEST_F(VfsBind, UnixSocketInsideTheBind) {
   EXPECT_FALSE(Exists(dst_));
 }
 
-// A mount point is busy: rename, rmdir or unlink of DST must fail (EBUSY, as for a real bind
-// mount) and never move or delete SRC on the host. viewfs applies them to SRC: `mv DST DST2`
-// moves the user's SRC directory into the view's host directory, rmdir of an empty DST deletes
-// SRC, unlink of a single-file DST deletes the SRC file.
-TEST_F(VfsBind, DISABLED_MountPointCannotBeRenamedOrRemoved) {
+// A mount point is busy: rename, rmdir or unlink of DST must fail (EBUSY, as for a real bind mount)
+// and never move or delete SRC on the host.
+TEST_F(VfsBind, MountPointCannotBeRenamedOrRemoved) {
   TempDir empty, file;
   Put(file / "f", "F\n");
   const std::string e = view_ + "/e", f = view_ + "/f";

@@ -98,10 +98,9 @@ TEST_F(VfsExcept, OrderOfOptionsDoesNotMatter) {
   EXPECT_EQ(d.Of("read " + V("d/secret")), "ENOENT");
 }
 
-// The except directory's own name is an entry of the read-only directory above it: removing
-// or renaming it changes that directory, so it must fail (EROFS; a real mount point would say
-// EBUSY). viewfs lets rmdir and rename of the except root through and the ro parent changes.
-TEST_F(VfsExcept, DISABLED_ExceptRootUnderReadOnlyCannotBeRemovedOrRenamed) {
+// The except directory's own name is an entry of the read-only directory above it: removing or
+// renaming it changes that directory, so it must fail (EROFS; a real mount point would say EBUSY).
+TEST_F(VfsExcept, ExceptRootUnderReadOnlyCannotBeRemovedOrRenamed) {
   mkdir(V("d/empty").c_str(), 0755);
   TreeSnapshot before = Snapshot(V("d"));
   DoorResults d =

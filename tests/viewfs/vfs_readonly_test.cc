@@ -258,10 +258,9 @@ TEST_F(VfsReadOnly, DISABLED_SymlinkSwappedInDuringTheCall) {
   EXPECT_EQ(got.size(), 7u) << "the ro file was appended to " << got.size() - 7 << " times";
 }
 
-// ro= names a view path; renaming a directory above it moves the protected files to a name
-// that is not read-only. The protection must follow (or the rename be refused). viewfs lets
-// `mv T/v T/v2` through and T/v2/locked/f is written.
-TEST_F(VfsReadOnly, DISABLED_RenamingADirectoryAboveItKeepsItReadOnly) {
+// ro= names a view path; renaming a directory above it moves the protected files to a name that is
+// not read-only. The protection must follow (or the rename be refused).
+TEST_F(VfsReadOnly, RenamingADirectoryAboveItKeepsItReadOnly) {
   DoorResults d = RunDoors(Ro(), {{"rename", v_, t_ / "moved"},
                                   {"append", t_ / "moved/locked/f", "W"},
                                   {"rename", t_ / "moved", v_}});
@@ -269,10 +268,9 @@ TEST_F(VfsReadOnly, DISABLED_RenamingADirectoryAboveItKeepsItReadOnly) {
   EXPECT_EQ(ReadFile(Exists(v_) ? V("locked/f") : t_ / "moved/locked/f"), "ORIGINAL\n");
 }
 
-// openat2 carries its flags in struct open_how, not in an argument: O_WRONLY, O_TRUNC and
-// O_CREAT through it are writes like through openat. Expected EROFS, and no change on the host;
-// viewfs lets them through (the file is truncated, the new file is created).
-TEST_F(VfsReadOnly, DISABLED_Openat2WritesSayEROFS) {
+// openat2 carries its flags in struct open_how, not in an argument: O_WRONLY, O_TRUNC and O_CREAT
+// through it are writes like through openat: EROFS, and no change on the host.
+TEST_F(VfsReadOnly, Openat2WritesSayEROFS) {
   DoorResults d = RunDoors(Ro(), {{"openat2", V("locked/f"), "w,trunc"},
                                   {"openat2", V("locked/f"), "r,trunc"},
                                   {"openat2", V("locked/new"), "w,creat"},
@@ -281,9 +279,9 @@ TEST_F(VfsReadOnly, DISABLED_Openat2WritesSayEROFS) {
   ExpectUnchanged();
 }
 
-// On a read-only mount the kernel answers access(W_OK) with EROFS, so `test -w` and programs
-// that check before writing see the truth. viewfs answers ok.
-TEST_F(VfsReadOnly, DISABLED_AccessForWritingSaysEROFS) {
+// On a read-only mount the kernel answers access(W_OK) with EROFS, so `test -w` and programs that
+// check before writing see the truth.
+TEST_F(VfsReadOnly, AccessForWritingSaysEROFS) {
   DoorResults d = RunDoors(Ro(), {{"access", V("locked/f"), "w"},
                                   {"faccessat", V("locked/f"), "rw"},
                                   {"faccessat2", V("locked/f"), "w", "eaccess"},
@@ -293,18 +291,17 @@ TEST_F(VfsReadOnly, DISABLED_AccessForWritingSaysEROFS) {
   EXPECT_EQ(r.out, "read-only\n");
 }
 
-// futimens(fd) is utimensat(fd, NULL, ...): a descriptor opened read-only under ro= must not
-// change the file's times (EROFS on a read-only mount). viewfs lets it through.
-TEST_F(VfsReadOnly, DISABLED_FutimensOnReadOnlyDescriptorSaysEROFS) {
+// futimens(fd) is utimensat(fd, NULL, ...): a descriptor opened read-only under ro= must not change
+// the file's times (EROFS on a read-only mount).
+TEST_F(VfsReadOnly, FutimensOnReadOnlyDescriptorSaysEROFS) {
   DoorResults d = RunDoors(Ro(), {{"futimens", V("locked/f")}});
   ExpectAll(d, "EROFS");
   ExpectUnchanged();
 }
 
 // AT_EMPTY_PATH makes the call act on the descriptor: fchownat/utimensat(fd, "", ...,
-// AT_EMPTY_PATH) on a file under ro= are writes (EROFS). viewfs passes an empty path to the
-// kernel unchecked.
-TEST_F(VfsReadOnly, DISABLED_EmptyPathOnDescriptorSaysEROFS) {
+// AT_EMPTY_PATH) on a file under ro= are writes (EROFS).
+TEST_F(VfsReadOnly, EmptyPathOnDescriptorSaysEROFS) {
   DoorResults d = RunDoors(Ro(), {{"keep", V("locked/f"), "r"},
                                   {"at_kept"},
                                   {"fchownat", "", "empty"},
@@ -332,20 +329,18 @@ TEST_F(VfsReadOnly, DISABLED_SetFlagsIoctlSaysEROFS) {
   ExpectUnchanged();
 }
 
-// acct(2) (root only) makes the kernel append a record to the file at every process exit: a
-// write, EROFS on a read-only mount. viewfs does not count it as a write: the ro file gets
-// accounting records.
-TEST_F(VfsReadOnly, DISABLED_ProcessAccountingIntoItSaysEROFS) {
+// acct(2) (root only) makes the kernel append a record to the file at every process exit: a write,
+// EROFS on a read-only mount.
+TEST_F(VfsReadOnly, ProcessAccountingIntoItSaysEROFS) {
   DoorResults d = RunDoors(Ro(), {{"acct", V("locked/f")}});
   if (d.results.size() == 1 && d.results[0] == "EPERM") GTEST_SKIP() << "acct needs CAP_SYS_PACCT";
   ExpectAll(d, "EROFS");
   ExpectUnchanged();
 }
 
-// Calls newer than umview's syscall table (Linux 6.6 fchmodat2, 6.13 setxattrat and
-// removexattrat, 6.17 file_setattr) write through a path: EROFS under ro=. viewfs does not
-// know them and the host file is changed.
-TEST_F(VfsReadOnly, DISABLED_NewerPathSyscallsSayEROFS) {
+// Calls newer than umview's syscall table (Linux 6.6 fchmodat2, 6.13 setxattrat and removexattrat,
+// 6.17 file_setattr) write through a path: EROFS under ro=.
+TEST_F(VfsReadOnly, NewerPathSyscallsSayEROFS) {
   const std::string f = V("locked/f");
   DoorResults d = RunDoors(Ro(), {{"fchmodat2", f, "600"},
                                   {"setxattrat", f, "user.n", "v"},

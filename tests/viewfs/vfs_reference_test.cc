@@ -83,10 +83,10 @@ TEST_F(VfsReference, UnixSocketPathOf107Bytes) {
   EXPECT_EQ(d.Of("usock " + path), "ok 107 " + path);
 }
 
-// sun_path holds 108 bytes; a path that fills it has no NUL and is valid (the kernel takes
-// the length from addrlen). Outside every mount viewfs must pass it through; it answers
-// ENAMETOOLONG (it rebuilds the address with a NUL that does not fit).
-TEST_F(VfsReference, DISABLED_UnixSocketPathOf108BytesOutsideMounts) {
+// sun_path holds 108 bytes; a path that fills it has no NUL and is valid (the kernel takes the
+// length from addrlen). Outside every mount viewfs must pass it through; it answers ENAMETOOLONG
+// (it rebuilds the address with a NUL that does not fit).
+TEST_F(VfsReference, UnixSocketPathOf108BytesOutsideMounts) {
   std::string path = t_.path() + "/";
   path += std::string(108 - path.size(), 's');
   DoorResults native = RunDoors({}, {{"usock", path}});
@@ -151,9 +151,9 @@ TEST_F(VfsReference, RemovedAndRenamedCwd) {
   EXPECT_EQ(r.out, D("new2") + "\n") << r.err;
 }
 
-// A script whose "#!" interpreter is itself a script: the kernel runs
-// [sh, interp, -x, script, args...]. Run the same files natively and in the view.
-TEST_F(VfsReference, DISABLED_ShebangChainKeepsEveryArgument) {
+// A script whose "#!" interpreter is itself a script: the kernel runs [sh, interp, -x, script,
+// args...]. Run the same files natively and in the view.
+TEST_F(VfsReference, ShebangChainKeepsEveryArgument) {
   Put(src_ + "/bin/interp", "#!/bin/sh\necho \"interp: $*\"\n");
   Put(src_ + "/bin/hello", "#!" + src_ + "/bin/interp -x\necho body\n");
   chmod((src_ + "/bin/interp").c_str(), 0755);
@@ -180,10 +180,10 @@ TEST_F(VfsReference, ShebangThroughTheBind) {
       << r.err;
 }
 
-// "." and ".." after a name that is not a directory: the kernel says ENOTDIR (or ENOENT if
-// the name does not exist) before it looks further. Inside a bind viewfs folds them away
-// lexically and answers for the path that remains.
-TEST_F(VfsReference, DISABLED_DotAndDotDotAfterANonDirectoryInsideABind) {
+// "." and ".." after a name that is not a directory: the kernel says ENOTDIR (or ENOENT if the name
+// does not exist) before it looks further. Inside a bind viewfs folds them away lexically and
+// answers for the path that remains.
+TEST_F(VfsReference, DotAndDotDotAfterANonDirectoryInsideABind) {
   DoorResults d = RunDoors(Bind(), {{"stat", D("x/..")},
                                     {"read", D("x/.")},
                                     {"stat", D("x/../x")},
