@@ -1,14 +1,12 @@
 // viewfs mount table; see mount_table.h.
 #include "plugins/viewfs/mount_table.h"
 
+#include "umview/paths.h"
+
 namespace umview::viewfs {
 namespace {
 
-bool Under(std::string_view path, std::string_view prefix) {
-  if (prefix == "/") return true;
-  if (path.size() < prefix.size() || path.compare(0, prefix.size(), prefix) != 0) return false;
-  return path.size() == prefix.size() || path[prefix.size()] == '/';
-}
+bool Under(std::string_view path, std::string_view prefix) { return PathUnder(path, prefix); }
 
 bool Content(MountKind k) { return k != MountKind::kReadOnly; }
 

@@ -25,6 +25,7 @@
 #include "plugins/viewfs/exec_image.h"
 #include "plugins/viewfs/mount_table.h"
 #include "plugins/viewfs/union.h"
+#include "umview/paths.h"
 #include "umview/plugin.h"
 
 namespace umview::viewfs {
@@ -32,26 +33,7 @@ namespace {
 
 constexpr int kMaxLinks = 40;  // the kernel's MAXSYMLINKS
 
-std::string Normalize(std::string_view path) {
-  std::vector<std::string_view> parts;
-  size_t i = 0;
-  while (i < path.size()) {
-    while (i < path.size() && path[i] == '/') ++i;
-    size_t j = i;
-    while (j < path.size() && path[j] != '/') ++j;
-    std::string_view c = path.substr(i, j - i);
-    i = j;
-    if (c.empty() || c == ".") continue;
-    if (c == "..") {
-      if (!parts.empty()) parts.pop_back();
-      continue;
-    }
-    parts.push_back(c);
-  }
-  std::string out;
-  for (auto p : parts) (out += '/') += p;
-  return out.empty() ? "/" : out;
-}
+std::string Normalize(std::string_view path) { return NormalizePath(path); }
 
 std::vector<std::string> Split(std::string_view path) {
   std::vector<std::string> out;

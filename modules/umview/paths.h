@@ -1,11 +1,15 @@
-// Lexical path operations; see path.h.
-#include "core/path.h"
+// Lexical path operations shared by the core and plugins (no filesystem access, symlinks not
+// followed): header-only so a plugin needs nothing from the core binary.
+#pragma once
 
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace umview {
 
-std::string NormalizePath(std::string_view path) {
+// Collapses "//", "." and ".." of an absolute path; ".." at the root stays at the root.
+inline std::string NormalizePath(std::string_view path) {
   std::vector<std::string_view> parts;
   size_t i = 0;
   while (i < path.size()) {
@@ -29,7 +33,8 @@ std::string NormalizePath(std::string_view path) {
   return out.empty() ? "/" : out;
 }
 
-std::string JoinPath(std::string_view base, std::string_view rel) {
+// base (absolute) joined with rel, normalized; rel absolute wins.
+inline std::string JoinPath(std::string_view base, std::string_view rel) {
   if (!rel.empty() && rel[0] == '/') return NormalizePath(rel);
   std::string s(base);
   s += '/';
@@ -37,7 +42,8 @@ std::string JoinPath(std::string_view base, std::string_view rel) {
   return NormalizePath(s);
 }
 
-bool PathUnder(std::string_view path, std::string_view prefix) {
+// True if path is prefix or lies under it ("/a/b" is under "/a", "/ab" is not).
+inline bool PathUnder(std::string_view path, std::string_view prefix) {
   if (prefix == "/") return true;
   if (path.size() < prefix.size() || path.compare(0, prefix.size(), prefix) != 0) return false;
   return path.size() == prefix.size() || path[prefix.size()] == '/';
