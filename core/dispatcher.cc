@@ -205,6 +205,12 @@ class CallImpl final : public Call {
     out->cwd = cwd ? *cwd : "";
     return 0;
   }
+  bool InScratch(uint64_t addr) const override {
+    // Placed at an earlier entry: in the slot, but beyond what this entry has written so far
+    // (an outer plugin's rewrite in this very entry is a path the inner plugins must see).
+    return stop_.scratch != 0 && addr >= stop_.scratch + scratch_used_ &&
+           addr < stop_.scratch + stop_.scratch_size;
+  }
   int ReadMany(const Transfer* t, size_t n) override { return Many(t, n, false); }
   int WriteMany(const Transfer* t, size_t n) override { return Many(t, n, true); }
   RemotePtr<void> PutScratch(const void* data, size_t len) override {

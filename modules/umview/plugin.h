@@ -140,6 +140,11 @@ class Call {
   virtual int ReadMany(const Transfer* transfers, size_t count) = 0;
   virtual int WriteMany(const Transfer* transfers, size_t count) = 0;
 
+  // True if addr lies in this thread's scratch area but was not placed during this entry: an
+  // argument pointing there was placed at an earlier entry of the same call, which the kernel is
+  // now restarting (after a signal), so it has been checked and translated already.
+  virtual bool InScratch(uint64_t addr) const = 0;
+
   // Copies `len` bytes into this thread's scratch area (read-only for the tracee) and returns
   // its address; valid until the call returns. Null if no scratch could be set up.
   virtual RemotePtr<void> PutScratch(const void* data, size_t len) = 0;

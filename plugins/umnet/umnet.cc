@@ -422,6 +422,8 @@ class UmnetPlugin : public umview::Plugin {
   }
 
   void AddressArg(Call& call, Op op, int addr_arg, int len_arg) {
+    // A call the kernel restarts after a signal comes back with the checked copy umnet made.
+    if (call.InScratch(call.arg(addr_arg))) return;
     int fd = static_cast<int>(call.arg(0));
     uint64_t addr;
     socklen_t len;
@@ -457,6 +459,7 @@ class UmnetPlugin : public umview::Plugin {
   }
 
   void SendMsg(Call& call) {
+    if (call.InScratch(call.arg(1))) return;  // restarted: already checked
     msghdr m;
     if (call.Read(RemotePtr<void>(call.arg(1)), &m, sizeof m) != 0) return;
     if (uint64_t p = CheckedMsghdr(call, m)) call.SetArg(1, p);

@@ -594,6 +594,9 @@ class ViewFs final : public Plugin {
 
   // Resolves path argument i; returns false if it completed the call.
   bool HandlePath(Call& call, const SyscallInfo& info, int i) {
+    // A call the kernel restarts after a signal comes back with the arguments viewfs gave it:
+    // already a checked host path, not a view path to resolve again.
+    if (call.InScratch(call.arg(i))) return true;
     if (call.arg(i) == 0) {
       // futimens() is utimensat(fd, NULL, ...): the descriptor's file, which ro protects too.
       if (call.nr() == SYS_utimensat) {
@@ -695,6 +698,7 @@ class ViewFs final : public Plugin {
   // sendto resolve them in the view; the kernel gets a copy of the address with the host path.
   void UnixAddress(Call& call, int addr_arg, int len_arg) {
     uint64_t addr = call.arg(addr_arg);
+    if (call.InScratch(addr)) return;  // restarted: already rewritten
     socklen_t len = static_cast<socklen_t>(call.arg(len_arg));
     if (addr == 0 || len <= sizeof(sa_family_t) || len > sizeof(sockaddr_un)) return;
     sockaddr_un sun{};
@@ -756,6 +760,7 @@ class ViewFs final : public Plugin {
   // program through the view's own loader: execve(LOADER, [LOADER, --argv0, ARGV0, PROGRAM,
   // ARGS...]), PROGRAM being a view path (the loader's opens go through the view).
   void Exec(Call& call) {
+    if (call.InScratch(call.arg(0))) return;  // restarted: already rewritten
     std::string raw;
     if (call.ReadString(RemotePtr<char>(call.arg(0)), &raw, PATH_MAX) < 0) return call.Fail(EFAULT);
     const SyscallInfo& info = *call.info();

@@ -1,5 +1,6 @@
 // viewfs: AF_UNIX socket paths in the view, and the check/use race on path buffers.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <string>
 
@@ -53,6 +54,25 @@ TEST(ViewfsRace, PathBufferRewrittenDuringTheCall) {
                            dir / "ok", dir / "secret/s", "3000"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "opened=1 leaked=0\n");
+}
+
+}  // namespace
+}  // namespace umview::test
+
+namespace umview::test {
+namespace {
+
+// A call interrupted by a signal and restarted by the kernel comes back with the arguments
+// viewfs gave it (a host path): it must not be translated again. Here the host path is hidden
+// in the view, so a second translation would fail with ENOENT.
+TEST(ViewfsRestart, RestartedOpenKeepsItsTranslatedPath) {
+  TempDir dir;
+  ASSERT_EQ(mkdir((dir / "src").c_str(), 0755), 0);
+  ASSERT_EQ(mkfifo((dir / "src/fifo").c_str(), 0644), 0);
+  RunResult r = RunUmview({"-p", "viewfs,bind=" + (dir / "src") + ":/v,hide=" + (dir / "src"), "--",
+                           Tracee("vfs_restart"), "/v/fifo"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "opened alarms 1\n");
 }
 
 }  // namespace
