@@ -131,6 +131,9 @@ class ViewFs final : public Plugin {
   void OnShutdown() override { RemoveTmpDirs(); }
 
   void OnEntry(Call& call) override {
+    // The thread's previous call is over, unless this is that call restarted by the kernel
+    // (its path arguments still point at what viewfs placed, and at the held directories).
+    if (!held_.empty() && !Restarted(call)) ReleaseHeld(call.tid());
     switch (call.nr()) {
       case SYS_getcwd:
         return GetCwd(call);
@@ -181,6 +184,7 @@ class ViewFs final : public Plugin {
   }
 
   void OnTaskExit(pid_t tid, int) override {
+    ReleaseHeld(tid);
     dents_.erase(tid);
     pending_.erase(tid);
     exe_.erase(tid);
@@ -218,6 +222,7 @@ class ViewFs final : public Plugin {
         *reply = "nothing mounted at " + w[1];
         return -ENOENT;
       }
+      UpdateProtective();
       for (auto it = opts_.begin(); it != opts_.end(); ++it) {
         if (it->first == removed.seq) {
           opts_.erase(it);
@@ -264,6 +269,7 @@ class ViewFs final : public Plugin {
     uint64_t before = table_.last_seq();
     if (!AddMountOption(o, error)) return false;
     if (table_.last_seq() != before) opts_.push_back({table_.last_seq(), o});
+    UpdateProtective();
     return true;
   }
 
@@ -644,7 +650,8 @@ class ViewFs final : public Plugin {
     // (/proc/PID/... magic links answer host paths unless viewfs reads them: no fast path.)
     const bool proc = lexical.rfind("/proc/", 0) == 0 && table_.has_content();
     if (!proc && !table_.Touches(lexical) && !HasDotDot(raw) && NoSymlinks(lexical, use.follow)) {
-      return Pin(call, i, raw);
+      return PinChecked(call, i, raw, relative ? Normalize(kernel_base + "/" + raw) : lexical,
+                        raw.back() == '/');
     }
     Resolved r = Walk(call, relative ? base : "/", raw, use.follow);
     if (r.err != 0) {
@@ -675,11 +682,72 @@ class ViewFs final : public Plugin {
     std::string host = r.place.host;
     if (raw.size() > 1 && raw.back() == '/' && host != "/") host += '/';
     const std::string kernel_view = Normalize(relative ? kernel_base + "/" + raw : raw);
+    const bool slash = raw.size() > 1 && raw.back() == '/';
     if (r.followed || r.place.translated || host != kernel_view ||
         (relative && base != kernel_base)) {
-      return Pin(call, i, host);
+      return PinChecked(call, i, host, Normalize(host), slash);
     }
-    return Pin(call, i, raw);
+    return PinChecked(call, i, raw, Normalize(host), slash);
+  }
+
+  // In a view that protects something (hide, ro, cow, merge, except), the directories on the way
+  // could be swapped for a symlink between viewfs's check and the kernel's lookup. So the kernel
+  // gets "/proc/<umview>/fd/N/NAME": N is a descriptor umview opened (O_PATH, no symlinks
+  // followed) on the very directory it checked, and only NAME is looked up again. The
+  // descriptor is closed at the thread's next call. execve keeps the plain path: a script's
+  // interpreter receives it and opens it later.
+  bool PinChecked(Call& call, int i, const std::string& path, const std::string& abs_host,
+                  bool trailing_slash) {
+    const int nr = call.nr();
+    if (!protective_ || nr == SYS_execve || nr == SYS_execveat || abs_host == "/" ||
+        abs_host.empty() || abs_host[0] != '/') {
+      return Pin(call, i, path);
+    }
+    size_t slash = abs_host.rfind('/');
+    std::string parent = slash == 0 ? "/" : abs_host.substr(0, slash);
+    std::string name = abs_host.substr(slash + 1);
+    struct open_how how {};
+    how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+    how.resolve = RESOLVE_NO_SYMLINKS;
+    long fd = syscall(SYS_openat2, AT_FDCWD, parent.c_str(), &how, sizeof how);
+    if (fd < 0) {
+      // A symlink where the check saw none is the race this prevents. A parent missing on the
+      // host is left to the kernel (it fails the call, or the path is a view path of a viewfs
+      // stacked below this one).
+      if (errno == ELOOP) {
+        call.Fail(ELOOP);
+        return false;
+      }
+      return Pin(call, i, path);
+    }
+    held_[call.tid()].push_back(static_cast<int>(fd));
+    std::string pinned = "/proc/" + std::to_string(getpid()) + "/fd/" + std::to_string(fd) + "/" +
+                         name + (trailing_slash ? "/" : "");
+    return Pin(call, i, pinned);
+  }
+
+  static bool Restarted(Call& call) {
+    const SyscallInfo* info = call.info();
+    if (info == nullptr) return false;
+    for (int a = 0; a < info->nargs; ++a) {
+      if (info->args[a] == Arg::kPath && call.InScratch(call.arg(a))) return true;
+    }
+    return false;
+  }
+
+  void ReleaseHeld(pid_t tid) {
+    auto it = held_.find(tid);
+    if (it == held_.end()) return;
+    for (int fd : it->second) close(fd);
+    held_.erase(it);
+  }
+
+  void UpdateProtective() {
+    protective_ = false;
+    for (const Mount& m : table_.mounts()) {
+      protective_ |= m.kind == MountKind::kHide || m.kind == MountKind::kReadOnly ||
+                     m.kind == MountKind::kUnion || m.kind == MountKind::kExcept;
+    }
   }
 
   // The kernel must act on the path viewfs checked, not on the tracee's buffer, which another
@@ -1212,6 +1280,8 @@ class ViewFs final : public Plugin {
   std::unordered_map<pid_t, Dents> dents_;
   std::map<std::tuple<pid_t, int, std::string>, size_t> cursor_;  // listings being extended
   std::unordered_map<pid_t, std::vector<Pending>> pending_;       // whiteouts to record at exit
+  std::unordered_map<pid_t, std::vector<int>> held_;  // directories pinned for a thread's call
+  bool protective_ = false;  // some mount protects something: pin directories (PinChecked)
   std::unordered_map<pid_t, std::string> exe_;          // view path of each task's program
   std::unordered_map<pid_t, std::string> pending_exe_;  // set by execve, taken at the exec event
 };
