@@ -25,6 +25,7 @@ struct Dispatcher::Slot {
   std::bitset<512> nrs;
   std::bitset<64> families;                                   // socket address families
   std::unordered_map<int, std::function<void(Call&)>> hooks;  // per-syscall hooks
+  bool removed = false;                                       // unloaded by umctl
   std::unique_ptr<Host> host;
 };
 
@@ -392,6 +393,7 @@ int Dispatcher::PathOwner(const std::string& path, size_t upto) const {
 template <typename F>
 void Dispatcher::ForEachPlugin(const char* hook, F f) {
   for (auto& s : slots_) {
+    if (s->removed) continue;
     try {
       f(*s->plugin);
     } catch (const std::exception& e) {
@@ -420,6 +422,7 @@ EntryDecision Dispatcher::OnSyscallEntry(SyscallStop& stop) {
   }
   for (size_t i = slots_.size(); i-- > 0;) {
     Slot& s = *slots_[i];
+    if (s.removed) continue;
     const long nr = stop.state.nr;
     call.set_slot(i);
     if (vfd != nullptr && vfd->slot == i) {
@@ -517,6 +520,7 @@ void Dispatcher::DeliverExits(SyscallStop& stop, Pending& p) {
   // Exit travels outward: innermost requester first, i.e. reverse of the entry order.
   for (auto it = p.exits.rbegin(); it != p.exits.rend(); ++it) {
     Slot& s = *slots_[it->slot];
+    if (s.removed) continue;
     CallImpl call(*this, stop, true);
     call.SetState(it->state);
     try {
@@ -566,6 +570,20 @@ EntryDecision Dispatcher::HandleControl(SyscallStop& stop) {
       return reply(0, control_ ? control_->Info() : "");
     case kControlViewYaml:
       return reply(0, control_ ? control_->ViewYaml() : "");
+    case kControlLoad:
+    case kControlUnload: {
+      if (control_ == nullptr || a[2] > 4096) return {EntryOutcome::kSkip, -EINVAL};
+      std::string in(a[2], '\0');
+      if (a[2] > 0 && stop.memory->Read(a[1], in.data(), in.size()) != 0) {
+        return {EntryOutcome::kSkip, -EFAULT};
+      }
+      std::string text;
+      int rc = a[0] == kControlLoad ? control_->Load(in, &text) : control_->Unload(in, &text);
+      size_t n = std::min<size_t>(a[4], text.size());
+      if (n > 0) stop.memory->Write(a[3], text.data(), n);
+      if (n < a[4]) stop.memory->Write(a[3] + n, "", 1);
+      return {EntryOutcome::kSkip, rc < 0 ? rc : static_cast<int64_t>(text.size())};
+    }
     case kControlPluginCommand: {
       if (a[2] > 65536) return {EntryOutcome::kSkip, -E2BIG};
       std::string in(a[2], '\0');
@@ -600,8 +618,36 @@ EntryDecision Dispatcher::HandleControl(SyscallStop& stop) {
 
 std::vector<std::pair<std::string, Plugin*>> Dispatcher::Stack() const {
   std::vector<std::pair<std::string, Plugin*>> out;
-  for (const auto& s : slots_) out.push_back({s->name, s->plugin});
+  for (const auto& s : slots_) {
+    if (!s->removed) out.push_back({s->name, s->plugin});
+  }
   return out;
+}
+
+bool Dispatcher::RemovePlugin(const std::string& name, std::string* error) {
+  for (size_t i = slots_.size(); i-- > 0;) {
+    Slot& s = *slots_[i];
+    if (s.removed || s.name != name) continue;
+    for (const Mount& m : mounts_) {
+      if (m.slot == i) {
+        *error = name + " still has mounts (" + m.prefix + "); it cannot be unloaded";
+        return false;
+      }
+    }
+    if (vfds_.Owns(i)) {
+      *error = name + " still has open files in the view; it cannot be unloaded";
+      return false;
+    }
+    // The slot stays (indices name plugins in the mount and file tables) but is skipped.
+    s.removed = true;
+    s.all = false;
+    s.nrs.reset();
+    s.families.reset();
+    s.hooks.clear();
+    return true;
+  }
+  *error = "no plugin '" + name + "' in this view";
+  return false;
 }
 
 void Dispatcher::OnNewTask(pid_t parent_tid, pid_t tid, bool is_thread) {

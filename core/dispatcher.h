@@ -21,13 +21,19 @@ class ControlInfo {
   virtual ~ControlInfo() = default;
   virtual std::string Info() = 0;
   virtual std::string ViewYaml() = 0;
+  // umctl load/unload: main.cc loads the shared object and keeps it; 0 or -errno with *reply.
+  virtual int Load(const std::string& spec, std::string* reply) = 0;
+  virtual int Unload(const std::string& name, std::string* reply) = 0;
 };
 
 class Dispatcher final : public EngineClient {
  public:
   void set_control_info(ControlInfo* c) { control_ = c; }
-  // The plugins in load order, with their names.
+  // The plugins in load order, with their names (unloaded ones left out).
   std::vector<std::pair<std::string, Plugin*>> Stack() const;
+  // Takes the outermost plugin named `name` out of the stack; false with *error if it still
+  // owns mounts or virtual files, or is not there.
+  bool RemovePlugin(const std::string& name, std::string* error);
   Dispatcher();
   ~Dispatcher() override;
 

@@ -102,6 +102,10 @@ class Engine {
   virtual pid_t root_pid() const = 0;
   // Indexed by syscall number; filled when config.count_stops.
   virtual const std::vector<StopCounters>& counters() const = 0;
+  // The plugin stack changed while running: from now on `config`'s calls must stop too. Each
+  // process gets the extra filter at its next trapped call (a process that makes none keeps
+  // running as it was). False with *error if it cannot be done (no scratch memory, no filter).
+  virtual bool ExtendTrapped(const EngineConfig& config, std::string* error) = 0;
 };
 
 std::unique_ptr<Engine> MakePtraceEngine();

@@ -67,19 +67,28 @@ void SetUpSignals(EngineConfig* config) {
   sigprocmask(SIG_UNBLOCK, &unblock, nullptr);
 }
 
-// What umctl asks about the running view: its name and stack, with each plugin's current
-// options (run-time mounts included), as text or as a view file.
+// What umctl asks about the running view (its name and stack, with each plugin's current
+// options, run-time mounts included) and does to it (load, unload).
 class ViewControl final : public ControlInfo {
  public:
-  ViewControl(const ViewSpec& view, const Dispatcher& d, const std::string& engine)
-      : view_(view), d_(d), engine_(engine) {}
+  ViewControl(const ViewSpec& view, Dispatcher& d, Engine& engine,
+              std::vector<std::unique_ptr<LoadedPlugin>>& loaded)
+      : view_(view), d_(d), engine_(engine), loaded_(loaded) {
+    for (size_t i = 0; i < view_.plugins.size(); ++i) {
+      entries_.push_back({view_.plugins[i], i < loaded_.size() ? loaded_[i]->plugin() : nullptr,
+                          i < loaded_.size() ? loaded_[i]->name() : view_.plugins[i].spec});
+    }
+  }
 
   ViewSpec Current() const {
     ViewSpec v = view_;
-    auto stack = d_.Stack();
-    for (size_t i = 0; i < v.plugins.size() && i < stack.size(); ++i) {
+    v.plugins.clear();
+    for (const auto& e : entries_) {
+      if (e.removed) continue;
+      PluginSpec ps = e.spec;
       Options now;
-      if (stack[i].second->CurrentOptions(&now)) v.plugins[i].options = now;
+      if (e.plugin != nullptr && e.plugin->CurrentOptions(&now)) ps.options = now;
+      v.plugins.push_back(ps);
     }
     return v;
   }
@@ -87,23 +96,81 @@ class ViewControl final : public ControlInfo {
     ViewSpec v = Current();
     std::string out = "view: " + (v.name.empty() ? std::string("(command line)") : v.name);
     if (!v.file.empty()) out += " (" + v.file + ")";
-    out += "\nengine: " + engine_ + "\nplugins (innermost first):\n";
-    auto stack = d_.Stack();
-    for (size_t i = 0; i < v.plugins.size(); ++i) {
-      out += "  " + (i < stack.size() ? stack[i].first : v.plugins[i].spec);
+    out += "\nengine: " + std::string(engine_.name()) + "\nplugins (innermost first):\n";
+    size_t i = 0;
+    for (const auto& e : entries_) {
+      if (e.removed) continue;
+      out += "  " + e.name;
       for (const auto& o : v.plugins[i].options) {
         out += " " + (o.has_value ? o.key + "=" + o.value : o.key);
       }
       out += "\n";
+      ++i;
     }
     return out;
   }
   std::string ViewYaml() override { return ViewToYaml(Current()); }
 
+  int Load(const std::string& text, std::string* reply) override {
+    PluginSpec ps;
+    std::string error;
+    if (!ParsePluginSpec(text, &ps, &error)) {
+      *reply = error;
+      return -EINVAL;
+    }
+    auto lp = LoadPlugin(ps.spec, &error);
+    if (!lp ||
+        !d_.AddPlugin(lp ? lp->name() : ps.spec, lp ? lp->plugin() : nullptr, ps.options, &error)) {
+      *reply = error;
+      if (lp) {
+        std::string ignored;
+        d_.RemovePlugin(lp->name(), &ignored);
+        loaded_.push_back(std::move(lp));  // its object may be referenced: keep it mapped
+      }
+      return -EINVAL;
+    }
+    if (!engine_.ExtendTrapped(d_.MakeEngineConfig(), &error)) {
+      std::string ignored;
+      d_.RemovePlugin(lp->name(), &ignored);
+      loaded_.push_back(std::move(lp));
+      *reply = "cannot load " + ps.spec + ": " + error;
+      return -ENOTSUP;
+    }
+    entries_.push_back({ps, lp->plugin(), lp->name()});
+    *reply = "loaded " + lp->name() + " (each process picks it up at its next trapped call)";
+    loaded_.push_back(std::move(lp));
+    return 0;
+  }
+  int Unload(const std::string& name, std::string* reply) override {
+    std::string error;
+    if (!d_.RemovePlugin(name, &error)) {
+      *reply = error;
+      return -EBUSY;
+    }
+    // The shared object stays mapped until umview exits: nothing of it may run again, but a
+    // call in flight may still hold a pointer into it.
+    for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {
+      if (!it->removed && it->name == name) {
+        it->removed = true;
+        break;
+      }
+    }
+    *reply = "unloaded " + name;
+    return 0;
+  }
+
  private:
+  struct Entry {
+    PluginSpec spec;
+    Plugin* plugin;
+    std::string name;
+    bool removed = false;
+  };
   ViewSpec view_;
-  const Dispatcher& d_;
-  std::string engine_;
+  Dispatcher& d_;
+  Engine& engine_;
+  std::vector<std::unique_ptr<LoadedPlugin>>& loaded_;
+  std::vector<Entry> entries_;
 };
 
 int Usage(const std::string& error) {
@@ -260,7 +327,7 @@ int Main(int argc, char** argv) {
   env.push_back("UMVIEW_PID=" + std::to_string(getpid()));
   env.push_back("UMVIEW_PLUGINS=" + names);
 
-  ViewControl control(view, dispatcher, engine->name());
+  ViewControl control(view, dispatcher, *engine, plugins);
   dispatcher.set_control_info(&control);
   EngineConfig config = dispatcher.MakeEngineConfig();
   config.count_stops = cl.stats;

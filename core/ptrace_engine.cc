@@ -56,11 +56,12 @@ struct AddressSpace {
 // Where a thread is in a call umview makes it run: the scratch mmap that follows an execve, or
 // the seccomp() that adds the virtual-descriptor filter.
 enum class Inject { kNone, kAwaitExecExit, kAwaitEntry, kAwaitExit };
-enum class InjectKind { kScratch, kFdFilter };
+enum class InjectKind { kScratch, kFdFilter, kStackFilter };
 
 // What threads of one process share beyond memory. Survives execve; copied by fork.
 struct Proc {
   bool fd_trapped = false;  // the virtual-descriptor filter is installed
+  size_t filters = 0;       // how many of the engine's run-time filters are installed
 };
 
 struct Task {
@@ -88,6 +89,7 @@ class PtraceEngine final : public Engine {
   int Run(EngineClient& client) override;
   pid_t root_pid() const override { return root_; }
   const std::vector<StopCounters>& counters() const override { return counters_; }
+  bool ExtendTrapped(const EngineConfig& config, std::string* error) override;
 
  private:
   Task& GetTask(pid_t tid);
@@ -99,6 +101,7 @@ class PtraceEngine final : public Engine {
   void HandleExec(Task& t);
   void BeginInject(Task& t);
   void BeginFdFilterInject(Task& t, const Regs& at_exit, SyscallStop& stop);
+  bool BeginStackFilterInject(Task& t, const Regs& at_entry, const SyscallStop& stop);
   void FinishInject(Task& t);
   pid_t WaitNext(int* status);
   void Gone(pid_t tid, int status);
@@ -112,6 +115,9 @@ class PtraceEngine final : public Engine {
   std::unordered_map<pid_t, std::unique_ptr<Task>> tasks_;
   std::vector<StopCounters> counters_;
   std::vector<char> fd_filter_;  // struct sock_filter[] of the virtual-descriptor filter
+  std::vector<std::vector<char>> stack_filters_;  // added by ExtendTrapped, in order
+  std::vector<bool> trapped_now_;                 // by syscall number, what the filters trap
+  bool trap_all_now_ = false;
   // Adaptive spinning before blocking in waitpid (see WaitNext).
   int64_t spin_ns_ = 0;
   int64_t spin_max_ns_ = 0;
@@ -206,6 +212,11 @@ bool PtraceEngine::Start(const std::vector<std::string>& argv, const std::vector
     trapped.push_back(SYS_clone3);
   }
   trapped.push_back(kControlSyscall);
+  trapped_now_.assign(512, false);
+  for (int nr : trapped) {
+    if (nr >= 0 && nr < 512) trapped_now_[nr] = true;
+  }
+  trap_all_now_ = config.trap_all;
   const bool filtered = config.trap_all || !config.trapped.empty();
   SeccompFilter filter(trapped, config.trap_all, filtered);
   if (filtered && !filter.Build(error)) return false;
@@ -463,6 +474,9 @@ void PtraceEngine::HandleSeccomp(Task& t) {
     }
   }
   SyscallStop stop = MakeStop(t, regs);
+  if (t.proc && t.proc->filters < stack_filters_.size() && BeginStackFilterInject(t, regs, stop)) {
+    return;  // the call runs again once the filter is in, and stops here anew
+  }
   SyscallState before = stop.state;
   EntryDecision d = client_->OnSyscallEntry(stop);
   long nr = before.nr;
@@ -539,6 +553,60 @@ void PtraceEngine::HandleSyscallStop(Task& t) {
     return;
   }
   Resume(t);
+}
+
+bool PtraceEngine::ExtendTrapped(const EngineConfig& config, std::string* error) {
+  if (trapped_now_.empty() ||
+      (!trap_all_now_ &&
+       std::none_of(trapped_now_.begin(), trapped_now_.end(), [](bool b) { return b; }))) {
+    *error = "this view was started without a seccomp filter (no plugin claimed anything)";
+    return false;
+  }
+  if (!config_.need_scratch) {
+    *error =
+        "this view was started without scratch memory (start it with a plugin that "
+        "rewrites calls, e.g. viewfs)";
+    return false;
+  }
+  std::vector<int> extra;
+  for (int nr : config.trapped) {
+    if (nr >= 0 && nr < 512 && !trapped_now_[nr]) extra.push_back(nr);
+  }
+  bool all = config.trap_all && !trap_all_now_;
+  if (extra.empty() && !all) return true;  // already trapped
+  SeccompFilter f(extra, all, false);
+  if (!f.Build(error)) return false;
+  stack_filters_.push_back(f.program());
+  for (int nr : extra) trapped_now_[nr] = true;
+  trap_all_now_ = trap_all_now_ || all;
+  return true;
+}
+
+// At a seccomp (entry) stop: turn the call into seccomp(SET_MODE_FILTER, TSYNC) with the next
+// run-time filter, then (FinishInject) rewind to the original call.
+bool PtraceEngine::BeginStackFilterInject(Task& t, const Regs& at_entry, const SyscallStop& stop) {
+  const std::vector<char>& prog_bytes = stack_filters_[t.proc->filters];
+  struct Prog {
+    uint64_t len;
+    uint64_t filter;
+  };
+  if (stop.scratch == 0 || sizeof(Prog) + prog_bytes.size() > stop.scratch_size) return false;
+  Prog prog{prog_bytes.size() / 8, stop.scratch + sizeof(Prog)};
+  if (t.mem->WriteForce(stop.scratch + sizeof(Prog), prog_bytes.data(), prog_bytes.size()) != 0 ||
+      t.mem->WriteForce(stop.scratch, &prog, sizeof prog) != 0) {
+    return false;
+  }
+  t.saved = at_entry;
+  Regs r = at_entry;
+  const uint64_t args[6] = {
+      1 /* SECCOMP_SET_MODE_FILTER */, 1 /* SECCOMP_FILTER_FLAG_TSYNC */, stop.scratch, 0, 0, 0};
+  r.SetupSyscall(SYS_seccomp, args);
+  if (r.Store(t.tid) != 0) return false;
+  // Past the entry already (this is the seccomp stop): the next stop is the exit.
+  t.inject = Inject::kAwaitExit;
+  t.inject_kind = InjectKind::kStackFilter;
+  Resume(t);
+  return true;
 }
 
 // At a syscall exit stop the instruction before ip is the syscall instruction that just ran:
@@ -679,6 +747,22 @@ void PtraceEngine::BeginInject(Task& t) {
 void PtraceEngine::FinishInject(Task& t) {
   Regs r;
   if (r.Fetch(t.tid) != 0) return;
+  if (t.inject_kind == InjectKind::kStackFilter) {
+    int64_t rc = r.ret();
+    // Back to the original call, one instruction earlier: it runs again through all filters.
+    Regs back = t.saved;
+    back.set_ip(t.saved.ip() - Regs::kSyscallInsnLen);
+    back.set_ret(t.saved.nr());
+    back.Store(t.tid);
+    t.inject = Inject::kNone;
+    if (rc < 0) {
+      Log(LogLevel::kError, "pid " + std::to_string(t.tid) + ": adding a plugin's filter failed: " +
+                                strerror(static_cast<int>(-rc)));
+    }
+    if (t.proc) ++t.proc->filters;  // tried: do not loop on a process that refuses it
+    Resume(t);
+    return;
+  }
   if (t.inject_kind == InjectKind::kFdFilter) {
     int64_t rc = r.ret();
     t.saved.Store(t.tid);

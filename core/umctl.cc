@@ -20,7 +20,9 @@ constexpr const char* kUsage = R"(Usage: umctl COMMAND [ARGS...]   (inside a umv
                               mount tmp DST | mount hide PATH | mount ro DST | mount except PATH
   umount DST                remove the newest viewfs mount at DST (what was below shows again)
   save NAME                 write the running view as NAME.yaml in ~/.config/umview/views
-  load, unload              not available yet: plugins are chosen when the view starts
+  load PLUGIN[,OPT...]      push a plugin on the running view (as -p); each process picks it
+                            up at its next trapped call
+  unload NAME               take it out again (refused while it owns mounts or open files)
 )";
 
 int Fail(const std::string& message) {
@@ -85,10 +87,16 @@ int main(int argc, char** argv) {
     return Plugin("viewfs", line);
   }
   if (cmd == "save") return Save(args.size() == 2 ? args[1] : "");
-  if (cmd == "load" || cmd == "unload") {
-    return Fail(cmd +
-                ": not available yet: plugins are chosen when the view starts "
-                "(umview -p, or the view file)");
+  if ((cmd == "load" || cmd == "unload") && args.size() == 2) {
+    std::string reply;
+    if (!umview::ControlCall(cmd == "load" ? umview::kControlLoad : umview::kControlUnload, args[1],
+                             &reply)) {
+      int e = errno;
+      return Fail(cmd + " " + args[1] + ": " + (reply.empty() ? strerror(e) : reply));
+    }
+    printf("%s\n", reply.c_str());
+    return 0;
   }
-  return Fail("unknown command '" + cmd + "' (expected info, mount, umount, save)");
+  if (cmd == "load" || cmd == "unload") return Fail(cmd + ": expected one plugin");
+  return Fail("unknown command '" + cmd + "' (expected info, mount, umount, save, load, unload)");
 }

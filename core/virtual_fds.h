@@ -40,6 +40,13 @@ class VirtualFdTable {
   // The entry behind descriptor `fd` of thread `tid`, or nullptr (a real file, or no such fd).
   Entry* Lookup(pid_t tid, int fd);
   bool empty() const { return by_ino_.empty(); }
+  // True if plugin `slot` made a file some tracee may still hold.
+  bool Owns(size_t slot) const {
+    for (const auto& [ino, e] : by_ino_) {
+      if (e.slot == slot) return true;
+    }
+    return false;
+  }
 
   // Drains close notifications and releases files no tracee holds any more. `tgids` are the
   // processes to look in before releasing (a close event only says one description went away).

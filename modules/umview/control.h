@@ -21,6 +21,8 @@ enum ControlOp : long {
   kControlInfo = 1,           // reply: the view as text (name, engine, plugins, mounts)
   kControlPluginCommand = 2,  // IN: "PLUGIN\0COMMAND"; reply: the plugin's answer
   kControlViewYaml = 3,       // reply: the running view as a view file (YAML)
+  kControlLoad = 4,           // IN: "PLUGIN[,OPT...]" as for -p; pushed on top of the stack
+  kControlUnload = 5,         // IN: plugin name; refused while it owns mounts or open files
 };
 
 inline constexpr long kControlMagic = 0x554d56;  // "UMV"

@@ -215,3 +215,47 @@ TEST_F(Views, TwoViewsDoNotSeeEachOthersMounts) {
 
 }  // namespace
 }  // namespace umview::test
+
+namespace umview::test {
+namespace {
+
+// umctl load pushes a plugin on the running view: the shell and the processes it starts from
+// then on go through it; unload takes it out again; plugins that own mounts stay.
+TEST(UmctlLoad, LoadAndUnloadAtRunTime) {
+  TempDir dir;
+  std::string log = dir / "trace.log";
+  std::string u = UMCTL_BIN;
+  std::string script = u + " load umtrace,output=" + log + ",filter=openat && cat " +
+                       (dir / "one") + " && " + u + " info | tail -n +4 && " + u +
+                       " unload umtrace && cat " + (dir / "two") + " && " + u + " unload viewfs; " +
+                       u + " unload nosuch; echo rc=$?";
+  WriteFile(dir / "one", "1\n");
+  WriteFile(dir / "two", "2\n");
+  RunResult r = RunUmview({"-p", "viewfs", "--", "sh", "-c", script});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "loaded umtrace (each process picks it up at its next trapped call)\n1\n"
+            "  viewfs\n  umtrace output=" +
+                log +
+                " filter=openat\nunloaded umtrace\n2\n"
+                "rc=2\n");
+  EXPECT_NE(r.err.find("umctl: unload viewfs: viewfs still has mounts"), std::string::npos);
+  EXPECT_NE(r.err.find("umctl: unload nosuch: no plugin 'nosuch' in this view"), std::string::npos);
+  std::string trace = ReadFile(log);
+  EXPECT_NE(trace.find("openat(AT_FDCWD, \"" + (dir / "one") + "\""), std::string::npos) << trace;
+  EXPECT_EQ(trace.find(dir / "two"), std::string::npos) << "logged after unload:\n" << trace;
+}
+
+TEST(UmctlLoad, RefusedWhereTheViewCannotTakeIt) {
+  // umtrace with filter=none claims nothing: no filter, so umctl cannot even reach umview.
+  RunResult none = RunUmview({"-p", "umtrace,filter=none", "--", UMCTL_BIN, "load", "viewfs"});
+  EXPECT_EQ(none.exit_code, 2);
+  // A view that traps calls but never rewrites any has no scratch memory for the new filter.
+  RunResult r = RunUmview({"-p", "umtrace,output=/dev/null,filter=getpid", "--", UMCTL_BIN, "load",
+                           "umtrace,output=/dev/null"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("without scratch memory"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace umview::test
