@@ -50,8 +50,15 @@ int Save(const std::string& name) {
     return Fail(std::string("save: ") + strerror(errno));
   }
   std::string dir = umview::ViewSearchPath().front();
-  std::string cmd = "mkdir -p '" + dir + "'";
-  if (system(cmd.c_str()) != 0) return Fail("save: cannot create " + dir);
+  // mkdir -p, without a shell (the path comes from the environment).
+  for (size_t i = 1; i <= dir.size(); ++i) {
+    if (i == dir.size() || dir[i] == '/') {
+      std::string part = dir.substr(0, i);
+      if (mkdir(part.c_str(), 0755) != 0 && errno != EEXIST) {
+        return Fail("save: cannot create " + part + ": " + strerror(errno));
+      }
+    }
+  }
   std::string file = dir + "/" + name + ".yaml";
   FILE* f = fopen(file.c_str(), "w");
   if (f == nullptr) return Fail("save: " + file + ": " + strerror(errno));
