@@ -292,6 +292,7 @@ class ViewFs final : public Plugin {
       if (!absolute(dst)) return bad("DST must be an absolute path");
       char real[PATH_MAX];
       if (realpath(src.c_str(), real) == nullptr) return bad(src + ": " + strerror(errno));
+      AddSkeleton(Normalize(dst));
       table_.Add(MountKind::kBind, Normalize(dst), real);
     } else if (o.key == "ro" || o.key == "hide" || o.key == "except") {
       if (!absolute(o.value)) return bad("expected an absolute path");
@@ -341,6 +342,7 @@ class ViewFs final : public Plugin {
         }
         lowers = {lower};
       }
+      AddSkeleton(view_dst);
       table_.Add(MountKind::kUnion, view_dst, real[0], lowers);
     } else if (o.key == "tmp") {
       if (!absolute(o.value)) return bad("expected an absolute path");
@@ -350,6 +352,7 @@ class ViewFs final : public Plugin {
       buf.push_back(0);
       if (mkdtemp(buf.data()) == nullptr) return bad(std::string("mkdtemp: ") + strerror(errno));
       tmpdirs_.push_back(buf.data());
+      AddSkeleton(Normalize(o.value));
       table_.Add(MountKind::kTmp, Normalize(o.value), buf.data());
     } else {
       *error =
@@ -357,6 +360,39 @@ class ViewFs final : public Plugin {
       return false;
     }
     return true;
+  }
+
+  // The directories leading to a mount point the host does not have are directories of the
+  // view (a real mount needs them too): each missing one becomes a bind of an empty directory in
+  // a private skeleton tree, which also holds an entry for the next name on the way.
+  void AddSkeleton(const std::string& dst) {
+    std::vector<std::string> missing;
+    for (std::string p = dst; p != "/";) {
+      size_t slash = p.rfind('/');
+      p = slash == 0 ? "/" : p.substr(0, slash);
+      if (p == "/") break;
+      struct stat st;
+      if (lstat(Locate(p).host.c_str(), &st) == 0) break;  // from here up the host (or view) has it
+      missing.push_back(p);
+    }
+    if (missing.empty()) return;
+    if (skeleton_.empty()) {
+      const char* t = getenv("TMPDIR");
+      std::string tmpl = std::string(t && *t ? t : "/tmp") + "/umview-skel-XXXXXX";
+      std::vector<char> buf(tmpl.begin(), tmpl.end());
+      buf.push_back(0);
+      if (mkdtemp(buf.data()) == nullptr) return;  // then those directories stay absent
+      skeleton_ = buf.data();
+      tmpdirs_.push_back(skeleton_);
+    }
+    std::string mirror = skeleton_ + dst;  // mkdir -p, down to the mount point's own name
+    for (size_t i = skeleton_.size() + 1; i <= mirror.size(); ++i) {
+      if (i == mirror.size() || mirror[i] == '/') mkdir(mirror.substr(0, i).c_str(), 0755);
+    }
+    for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+      if (table_.Find(*it).host == skeleton_ + *it) continue;  // an earlier mount made it
+      table_.Add(MountKind::kBind, *it, skeleton_ + *it);
+    }
   }
 
   void RemoveTmpDirs() {
@@ -1277,6 +1313,7 @@ class ViewFs final : public Plugin {
   MountTable table_;
   std::vector<std::pair<uint64_t, Option>> opts_;  // the option behind each mount, by seq
   std::vector<std::string> tmpdirs_;
+  std::string skeleton_;  // private tree of directories leading to mount points (AddSkeleton)
   std::unordered_map<pid_t, Dents> dents_;
   std::map<std::tuple<pid_t, int, std::string>, size_t> cursor_;  // listings being extended
   std::unordered_map<pid_t, std::vector<Pending>> pending_;       // whiteouts to record at exit

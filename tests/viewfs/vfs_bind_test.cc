@@ -333,8 +333,8 @@ TEST_F(VfsBind, MountPointCannotBeRenamedOrRemoved) {
 
 // The directories leading to a DST that does not exist on the host are part of the view:
 // T/view/a/b/data shows SRC, so T/view/a and T/view/a/b are directories there (a real mount
-// point needs them). viewfs reaches the files but says ENOENT for the directories on the way.
-TEST_F(VfsBind, DISABLED_MissingParentsOfDstAreDirectoriesInTheView) {
+// point needs them).
+TEST_F(VfsBind, MissingParentsOfDstAreDirectoriesInTheView) {
   const std::string deep = view_ + "/a/b/data";
   DoorResults d = RunDoors(Viewfs({"bind=" + src_ + ":" + deep}), {{"read", deep + "/x"},
                                                                    {"stat", view_ + "/a"},
