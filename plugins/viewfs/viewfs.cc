@@ -106,6 +106,10 @@ class ViewFs final : public Plugin {
         return false;
       }
     }
+    if (!CheckContradictions(error)) {
+      RemoveTmpDirs();
+      return false;
+    }
     host.AddMount("/");  // symlinks and dirfds can lead anywhere: every path call is ours
     host.NeedScratch();
     for (int nr : {SYS_bind, SYS_connect, SYS_sendto, SYS_getsockname, SYS_getpeername}) {
@@ -358,6 +362,39 @@ class ViewFs final : public Plugin {
       *error =
           "unknown option '" + o.key + "' (expected bind, ro, hide, tmp, except, cow, merge, root)";
       return false;
+    }
+    return true;
+  }
+
+  // Options that cannot both hold: except=P with hide=P or ro=P on the same path (an exception
+  // to itself), and a path that is both hidden and mounted on by one option set.
+  bool CheckContradictions(std::string* error) {
+    for (const auto& [seq_a, a] : opts_) {
+      for (const auto& [seq_b, b] : opts_) {
+        if (seq_a >= seq_b) continue;
+        auto target = [](const Option& o) {
+          size_t colon = o.value.find(':');
+          if (o.key == "bind") return Normalize(o.value.substr(colon + 1));
+          if (o.key == "cow" || o.key == "merge") return Normalize(o.value.substr(0, colon));
+          return o.key == "root" ? std::string("/") : Normalize(o.value);
+        };
+        if (target(a) != target(b)) continue;
+        auto is = [](const Option& o, std::initializer_list<const char*> keys) {
+          for (const char* k : keys) {
+            if (o.key == k) return true;
+          }
+          return false;
+        };
+        bool except_vs = (is(a, {"except"}) && is(b, {"hide", "ro"})) ||
+                         (is(b, {"except"}) && is(a, {"hide", "ro"}));
+        bool hide_vs = (is(a, {"hide"}) && is(b, {"bind", "tmp", "cow", "merge"})) ||
+                       (is(b, {"hide"}) && is(a, {"bind", "tmp", "cow", "merge"}));
+        if (except_vs || hide_vs) {
+          *error = a.key + "=" + a.value + " and " + b.key + "=" + b.value +
+                   " contradict each other on " + target(a);
+          return false;
+        }
+      }
     }
     return true;
   }
