@@ -23,7 +23,8 @@ struct Dispatcher::Slot {
   Plugin* plugin = nullptr;
   bool all = false;
   std::bitset<512> nrs;
-  std::bitset<64> families;                                   // socket address families
+  std::bitset<64> families;   // socket address families
+  std::vector<ArgRule> when;  // calls claimed only when an argument matches
   std::unordered_map<int, std::function<void(Call&)>> hooks;  // per-syscall hooks
   bool removed = false;                                       // unloaded by umctl
   std::unique_ptr<Host> host;
@@ -52,6 +53,11 @@ class HostImpl final : public Host {
     d_.slots_[slot_]->hooks[nr] = std::move(hook);
   }
   void ClaimAllSyscalls() override { d_.slots_[slot_]->all = true; }
+  void ClaimSyscallWhen(int nr, int arg, uint64_t value, bool equal) override {
+    if (nr >= 0 && nr < 512 && arg >= 0 && arg < 6) {
+      d_.slots_[slot_]->when.push_back({nr, arg, value, equal});
+    }
+  }
   void AddMount(std::string_view prefix) override {
     d_.mounts_.push_back({NormalizePath(prefix), slot_, ++d_.mount_seq_});
   }
@@ -344,6 +350,11 @@ EngineConfig Dispatcher::MakeEngineConfig() const {
       trap.set(SYS_socket);
       trap.set(SYS_socketpair);
     }
+    for (const ArgRule& a : s->when) {
+      if (std::find(c.conditional.begin(), c.conditional.end(), a) == c.conditional.end()) {
+        c.conditional.push_back(a);
+      }
+    }
   }
   if (!mounts_.empty()) {
     for (const SyscallInfo* s = SyscallsBegin(); s != SyscallsEnd(); ++s) {
@@ -441,6 +452,10 @@ EntryDecision Dispatcher::OnSyscallEntry(SyscallStop& stop) {
       return {EntryOutcome::kSkip, stop.state.ret};
     }
     bool routed = s.all || (nr >= 0 && nr < 512 && s.nrs.test(nr)) ||
+                  std::any_of(s.when.begin(), s.when.end(),
+                              [&](const ArgRule& a) {
+                                return a.nr == nr && (stop.state.args[a.arg] == a.value) == a.equal;
+                              }) ||
                   ((nr == SYS_socket || nr == SYS_socketpair) && stop.state.args[0] < 64 &&
                    s.families.test(stop.state.args[0]));
     if (!routed && !mounts_.empty()) {
@@ -643,6 +658,7 @@ bool Dispatcher::RemovePlugin(const std::string& name, std::string* error) {
     s.all = false;
     s.nrs.reset();
     s.families.reset();
+    s.when.clear();
     s.hooks.clear();
     return true;
   }

@@ -64,8 +64,20 @@ class EngineClient {
   virtual void OnTaskExit(pid_t tid, int wait_status) = 0;
 };
 
+// Trap `nr` only when argument `arg` == value (equal) or != value (!equal).
+struct ArgRule {
+  int nr;
+  int arg;
+  uint64_t value;
+  bool equal;
+  bool operator==(const ArgRule& o) const {
+    return nr == o.nr && arg == o.arg && value == o.value && equal == o.equal;
+  }
+};
+
 struct EngineConfig {
-  std::vector<int> trapped;   // syscall numbers that must stop the tracee
+  std::vector<int> trapped;          // syscall numbers that must stop the tracee
+  std::vector<ArgRule> conditional;  // numbers that stop only when an argument matches
   bool trap_all = false;      // every syscall stops (observers such as umtrace without filter)
   bool need_scratch = false;  // set up a scratch area in every address space after execve
   bool count_stops = false;   // keep per-syscall stop counters (--stats)

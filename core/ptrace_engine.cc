@@ -118,6 +118,7 @@ class PtraceEngine final : public Engine {
   std::vector<std::vector<char>> stack_filters_;  // added by ExtendTrapped, in order
   std::vector<bool> trapped_now_;                 // by syscall number, what the filters trap
   bool trap_all_now_ = false;
+  std::vector<ArgRule> conditional_now_;
   // Adaptive spinning before blocking in waitpid (see WaitNext).
   int64_t spin_ns_ = 0;
   int64_t spin_max_ns_ = 0;
@@ -217,8 +218,9 @@ bool PtraceEngine::Start(const std::vector<std::string>& argv, const std::vector
     if (nr >= 0 && nr < 512) trapped_now_[nr] = true;
   }
   trap_all_now_ = config.trap_all;
-  const bool filtered = config.trap_all || !config.trapped.empty();
-  SeccompFilter filter(trapped, config.trap_all, filtered);
+  const bool filtered = config.trap_all || !config.trapped.empty() || !config.conditional.empty();
+  SeccompFilter filter(trapped, config.trap_all, filtered, config.conditional);
+  conditional_now_ = config.conditional;
   if (filtered && !filter.Build(error)) return false;
   if (!config.fd_trapped.empty()) {
     SeccompFilter fd_filter(config.fd_trapped, false, false);
@@ -573,11 +575,19 @@ bool PtraceEngine::ExtendTrapped(const EngineConfig& config, std::string* error)
     if (nr >= 0 && nr < 512 && !trapped_now_[nr]) extra.push_back(nr);
   }
   bool all = config.trap_all && !trap_all_now_;
-  if (extra.empty() && !all) return true;  // already trapped
-  SeccompFilter f(extra, all, false);
+  std::vector<ArgRule> extra_when;
+  for (const ArgRule& a : config.conditional) {
+    if (!trapped_now_[a.nr] &&
+        std::find(conditional_now_.begin(), conditional_now_.end(), a) == conditional_now_.end()) {
+      extra_when.push_back(a);
+    }
+  }
+  if (extra.empty() && !all && extra_when.empty()) return true;  // already trapped
+  SeccompFilter f(extra, all, false, extra_when);
   if (!f.Build(error)) return false;
   stack_filters_.push_back(f.program());
   for (int nr : extra) trapped_now_[nr] = true;
+  conditional_now_.insert(conditional_now_.end(), extra_when.begin(), extra_when.end());
   trap_all_now_ = trap_all_now_ || all;
   return true;
 }

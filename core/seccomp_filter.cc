@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace umview {
@@ -27,8 +28,12 @@ bool HaveSysAdmin() {
 
 }  // namespace
 
-SeccompFilter::SeccompFilter(const std::vector<int>& trapped, bool trap_all, bool deny_foreign_arch)
-    : trapped_(trapped), trap_all_(trap_all), deny_foreign_arch_(deny_foreign_arch) {}
+SeccompFilter::SeccompFilter(const std::vector<int>& trapped, bool trap_all, bool deny_foreign_arch,
+                             const std::vector<ArgRule>& conditional)
+    : trapped_(trapped),
+      conditional_(conditional),
+      trap_all_(trap_all),
+      deny_foreign_arch_(deny_foreign_arch) {}
 
 SeccompFilter::~SeccompFilter() = default;
 
@@ -50,6 +55,18 @@ bool SeccompFilter::Build(std::string* error) {
         *error = "seccomp_rule_add(" + std::to_string(nr) + "): " + strerror(-r);
         ok = false;
         break;
+      }
+    }
+    for (const ArgRule& a : conditional_) {
+      if (!ok) break;
+      if (std::find(trapped_.begin(), trapped_.end(), a.nr) != trapped_.end()) continue;
+      int r = seccomp_rule_add(
+          ctx, SCMP_ACT_TRACE(0), a.nr, 1,
+          SCMP_CMP(static_cast<unsigned>(a.arg), a.equal ? SCMP_CMP_EQ : SCMP_CMP_NE, a.value));
+      if (r != 0) {
+        *error = "seccomp_rule_add(" + std::to_string(a.nr) + ", arg " + std::to_string(a.arg) +
+                 "): " + strerror(-r);
+        ok = false;
       }
     }
   }

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "core/engine.h"
+
 struct sock_fprog;
 
 namespace umview {
@@ -13,7 +15,8 @@ class SeccompFilter {
   // trap_all: every native call traps. deny_foreign_arch: calls through another ABI (int 0x80,
   // x32) fail with ENOSYS, so a path call cannot bypass the view that way; set it whenever a
   // plugin claims anything (with nothing claimed, 32-bit programs keep working).
-  SeccompFilter(const std::vector<int>& trapped, bool trap_all, bool deny_foreign_arch);
+  SeccompFilter(const std::vector<int>& trapped, bool trap_all, bool deny_foreign_arch,
+                const std::vector<ArgRule>& conditional = {});
   ~SeccompFilter();
   SeccompFilter(const SeccompFilter&) = delete;
   SeccompFilter& operator=(const SeccompFilter&) = delete;
@@ -29,6 +32,7 @@ class SeccompFilter {
 
  private:
   std::vector<int> trapped_;
+  std::vector<ArgRule> conditional_;
   bool trap_all_;
   std::vector<char> prog_;  // struct sock_filter array
   bool deny_foreign_arch_;

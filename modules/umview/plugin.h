@@ -160,6 +160,11 @@ class Host {
   // A per-syscall hook: claims `nr`, and calls of it go to `hook` instead of Plugin::OnEntry.
   // E.g. host.HandleSyscall(__NR_openat, [this](Call& c) { OpenAt(c); });
   virtual void HandleSyscall(int nr, std::function<void(Call&)> hook) = 0;
+  // Route calls `nr` to the plugin only when argument `arg` equals `value` (equal) or differs
+  // from it (!equal): the seccomp filter tests it, so other calls of nr never stop. E.g. ioctl
+  // only for one request, sendto only with an address (arg 4 != 0). Several rules for one
+  // number: any one matching is enough.
+  virtual void ClaimSyscallWhen(int nr, int arg, uint64_t value, bool equal) = 0;
   // Route every trapped call to the plugin, and trap everything (strace-like observers).
   virtual void ClaimAllSyscalls() = 0;
   // Route path calls whose path lies at or under `prefix` (absolute) to the plugin.

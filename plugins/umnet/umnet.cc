@@ -145,9 +145,12 @@ class UmnetPlugin : public umview::Plugin {
     bool rewrites = private_ports_ || !redirects_.empty();
     if (checks_ || rewrites) {
       host.NeedScratch();
-      for (int nr : {SYS_connect, SYS_bind, SYS_sendto, SYS_sendmsg, SYS_sendmmsg}) {
+      for (int nr : {SYS_connect, SYS_bind, SYS_sendmsg, SYS_sendmmsg}) {
         host.ClaimSyscall(nr);
       }
+      // A sendto without an address (send(), write-like) cannot change where data goes: only
+      // those with one stop.
+      host.ClaimSyscallWhen(SYS_sendto, 4, 0, false);
       // Its submissions connect, bind and send with no system call umview could see.
       host.ClaimSyscall(SYS_io_uring_setup);
     }

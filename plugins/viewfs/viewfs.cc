@@ -2,6 +2,7 @@
 // paths; every path argument of every call is resolved in the view, symlinks included.
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <linux/openat2.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -115,6 +116,9 @@ class ViewFs final : public Plugin {
     for (int nr : {SYS_bind, SYS_connect, SYS_sendto, SYS_getsockname, SYS_getpeername}) {
       host.ClaimSyscall(nr);  // AF_UNIX socket paths
     }
+    // chattr and friends change a file through its descriptor: only those ioctls stop.
+    host.ClaimSyscallWhen(SYS_ioctl, 1, FS_IOC_SETFLAGS, true);
+    host.ClaimSyscallWhen(SYS_ioctl, 1, FS_IOC_FSSETXATTR, true);
     for (int nr : {SYS_fchmod, SYS_fchown, SYS_fsetxattr, SYS_fremovexattr, SYS_mount, SYS_umount2,
                    SYS_pivot_root, SYS_chroot, SYS_io_uring_setup, SYS_open_by_handle_at}) {
       host.ClaimSyscall(nr);
@@ -148,6 +152,17 @@ class ViewFs final : public Plugin {
       case SYS_fsetxattr:
       case SYS_fremovexattr:
         return FdWrite(call);
+      case SYS_ioctl: {
+        // File attributes (chattr): a write under ro; on a union's lower layer it would change
+        // the original, and flags cannot be carried to a copy here: refused too.
+        std::string host = FdHost(call, static_cast<int>(call.arg(0)));
+        if (host.empty()) return;
+        Place p = table_.Find(table_.ToView(host));
+        bool lower = p.mount != nullptr && p.mount->kind == MountKind::kUnion &&
+                     host.rfind(p.mount->src + "/", 0) != 0 && host != p.mount->src;
+        if (p.read_only || lower) call.Fail(EROFS);
+        return;
+      }
       case SYS_mount:
       case SYS_umount2:
       case SYS_pivot_root:
