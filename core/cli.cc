@@ -31,7 +31,7 @@ Options:
   -e, --engine ENGINE           ptrace, kmview (needs /dev/kmview) or auto (default)
       --log FILE                write umview's own messages to FILE
   -v, --verbose                 more messages (info level)
-      --stats                   print stop counters per system call at exit
+      --stats                   print stop counters per system call and peak RSS at exit
       --spin US                 poll up to US microseconds for the next stop before sleeping
                                 (default 50, adaptive; 0: always sleep)
   -h, --help                    show this help and exit

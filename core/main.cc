@@ -198,6 +198,17 @@ void PrintStats(const Engine& engine) {
             (unsigned long long)c[nr].entry_exit, (unsigned long long)c[nr].skipped);
   }
   fprintf(stderr, "%-20s %10llu\n", "total calls", (unsigned long long)total);
+  // The tracer's own memory: the dispatcher's state grows with processes, descriptors and
+  // paths, so its peak over the whole run is the number to watch (bench/run records it).
+  if (FILE* f = fopen("/proc/self/status", "r")) {
+    char line[256];
+    while (fgets(line, sizeof line, f)) {
+      if (strncmp(line, "VmHWM:", 6) == 0) {
+        fprintf(stderr, "umview: peak RSS %s", line + strspn(line + 6, " \t") + 6);
+      }
+    }
+    fclose(f);
+  }
 }
 
 // The view to run: -f FILE, --view NAME, or (with no plugin named on the command line) the
