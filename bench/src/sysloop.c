@@ -43,9 +43,9 @@ static double now_ns(void) {
 }
 
 static void (*g_fn)(void);
-static long g_each;  // calls per worker
-static pthread_barrier_t g_start;
-static double *g_done;  // per thread: when it finished its calls
+static long g_each;                      // calls per worker
+static pthread_barrier_t g_ready, g_go;  // the clock starts between the two
+static double *g_done;                   // per thread: when it finished its calls
 
 static void loop(long n) {
   for (long i = 0; i < n; i++) g_fn();
@@ -53,7 +53,8 @@ static void loop(long n) {
 
 static void *thread_main(void *arg) {
   loop(g_each / 10 + 1);  // warm-up, before the clock
-  pthread_barrier_wait(&g_start);
+  pthread_barrier_wait(&g_ready);
+  pthread_barrier_wait(&g_go);
   loop(g_each);
   g_done[(long)arg] = now_ns();
   return NULL;
@@ -68,15 +69,17 @@ static double latest(const double *t, int k) {
 static double run_threads(int k) {
   pthread_t *t = calloc(k, sizeof *t);
   g_done = calloc(k, sizeof *g_done);
-  pthread_barrier_init(&g_start, NULL, k + 1);
+  pthread_barrier_init(&g_ready, NULL, k + 1);
+  pthread_barrier_init(&g_go, NULL, k + 1);
   for (long i = 0; i < k; i++) {
     if (pthread_create(&t[i], NULL, thread_main, (void *)i) != 0) {
       perror("pthread_create");
       exit(1);
     }
   }
-  pthread_barrier_wait(&g_start);
-  double t0 = now_ns();
+  pthread_barrier_wait(&g_ready);
+  double t0 = now_ns();  // before any thread can start its calls
+  pthread_barrier_wait(&g_go);
   for (int i = 0; i < k; i++) pthread_join(t[i], NULL);
   double t1 = latest(g_done, k);
   free(t);
