@@ -350,3 +350,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const auto& f : files) unlink(f.c_str());
   return 0;
 }
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  (void)umview::fuzz::PrivateDir();  // sets TMPDIR before any plugin makes a directory there
+  return 0;
+}

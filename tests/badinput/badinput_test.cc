@@ -88,12 +88,20 @@ Outcome RunInSession(const std::vector<std::string>& argv, const std::string& di
 }
 
 struct Case {
+  Case(const char* name, std::vector<std::string> args, const char* needle,
+       const char* file_name = nullptr, std::string file_text = "", bool umctl_in_view = false)
+      : name(name),
+        args(std::move(args)),
+        needle(needle),
+        file_name(file_name),
+        file_text(std::move(file_text)),
+        umctl_in_view(umctl_in_view) {}
   const char* name;
-  std::vector<std::string> args;    // after the binary; "@" + NAME: a file of the case's dir
-  const char* needle;               // a word the one line must contain
-  const char* file_name = nullptr;  // a file written before the run
+  std::vector<std::string> args;  // after the binary; "@" + NAME: a file of the case's dir
+  const char* needle;             // a word the one line must contain
+  const char* file_name;          // a file written before the run, or null
   std::string file_text;
-  bool umctl_in_view = false;  // run `umview -p viewfs -- umctl ARGS...` instead
+  bool umctl_in_view;  // run `umview -p viewfs -- umctl ARGS...` instead
 };
 
 void Check(const Case& c) {
