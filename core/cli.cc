@@ -95,7 +95,9 @@ bool ParseCommandLine(int argc, char** argv, CommandLine* out, std::string* erro
       {"view", required_argument, nullptr, kView}, {"check", required_argument, nullptr, kCheck},
       {"show", optional_argument, nullptr, kShow}, {nullptr, 0, nullptr, 0}};
   opterr = 0;
-  optind = 1;
+  // 0, not 1: glibc then also forgets where it stopped inside a cluster like -xV, which would
+  // otherwise point into the previous call's (possibly freed) arguments.
+  optind = 0;
   while (true) {
     int prev = optind;
     // '+': stop at the first non-option, so `umview ls -l` passes -l to ls.

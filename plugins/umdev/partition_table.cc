@@ -19,8 +19,10 @@ bool IsExtended(unsigned char type) { return type == 0x05 || type == 0x0f || typ
 void AddClipped(std::vector<Partition>* out, int number, uint64_t start_lba, uint64_t sectors,
                 int64_t disk_size) {
   if (sectors == 0 || start_lba == 0) return;
+  // The bound first: a table may hold any 64-bit LBA, and LBA * 512 can overflow.
+  if (start_lba > static_cast<uint64_t>(disk_size / kSector)) return;
   int64_t start = static_cast<int64_t>(start_lba) * kSector;
-  if (start_lba > static_cast<uint64_t>(disk_size / kSector) || start >= disk_size) return;
+  if (start >= disk_size) return;
   int64_t size =
       static_cast<int64_t>(std::min<uint64_t>(sectors, (disk_size - start) / kSector)) * kSector;
   if (size > 0) out->push_back({number, start, size});
