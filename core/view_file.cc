@@ -1,12 +1,15 @@
 // YAML views; see view_file.h.
 #include "core/view_file.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <set>
 #include <sstream>
 
@@ -279,13 +282,44 @@ std::string BuiltinDefaultView() {
   return "";
 }
 
+// The whole of a view file, or false with "FILE: reason".
+static bool ReadViewText(const std::string& file, std::string* text, std::string* error) {
+  int fd = open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0) {
+    *error = file + ": " + strerror(errno);
+    if (fd >= 0) close(fd);
+    return false;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    *error = file + ": " + (S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
+    return false;
+  }
+  char buf[65536];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      *error = file + ": " + strerror(errno);
+      close(fd);
+      return false;
+    }
+    if (n == 0) break;
+    text->append(buf, n);
+  }
+  close(fd);
+  return true;
+}
+
 bool LoadViewFile(const std::string& file, ViewSpec* out, std::string* error) {
+  // Read it ourselves: yaml-cpp's LoadFile reports a directory or an I/O error as an iostream
+  // exception without the reason.
+  std::string text;
+  if (!ReadViewText(file, &text, error)) return false;
   YAML::Node root;
   try {
-    root = YAML::LoadFile(file);
-  } catch (const YAML::BadFile&) {
-    *error = file + ": cannot read the file";
-    return false;
+    root = YAML::Load(text);
   } catch (const YAML::ParserException& e) {
     *error = file + ":" + std::to_string(e.mark.line + 1) + ":" +
              std::to_string(e.mark.column + 1) + ": " + e.msg;

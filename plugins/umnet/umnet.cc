@@ -115,6 +115,7 @@ class UmnetPlugin : public umview::Plugin {
           return false;
         }
         if (log_ != nullptr) fclose(log_);
+        log_ = nullptr;  // a later failure must not leave a closed stream behind
         int fd = open(o.value.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (fd < 0 || (log_ = fdopen(fd, "a")) == nullptr) {
           *error = "log=" + o.value + ": " + strerror(errno);

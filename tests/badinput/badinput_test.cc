@@ -30,14 +30,6 @@ struct Outcome {
   std::vector<pid_t> left;  // processes of the session still alive after the run
 };
 
-std::string Drain(int fd) {
-  std::string s;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof buf)) > 0) s.append(buf, n);
-  return s;
-}
-
 // The session of a process, from /proc/PID/stat (field 6), or -1.
 pid_t SessionOf(pid_t pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
@@ -188,7 +180,7 @@ const Case kViewFiles[] = {
      std::string(kViewHead) + "  - viewfs\n"},
     {"plugin-unknown-key",
      {"-f", "@v.yaml"},
-     "did you mean 'options'",
+     "expected one of name, options",
      "v.yaml",
      std::string(kViewHead) + "  - {name: viewfs, opts: {}}\n"},
     {"options-a-list",
