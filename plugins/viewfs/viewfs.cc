@@ -965,8 +965,10 @@ class ViewFs final : public Plugin {
   void UpdateProtective() {
     protective_ = false;
     for (const Mount& m : table_.mounts()) {
+      // root= confines too: a symlink swapped in after the check would resolve on the host.
       protective_ |= m.kind == MountKind::kHide || m.kind == MountKind::kReadOnly ||
-                     m.kind == MountKind::kUnion || m.kind == MountKind::kExcept;
+                     m.kind == MountKind::kUnion || m.kind == MountKind::kExcept ||
+                     (m.kind == MountKind::kBind && m.dst == "/");
     }
   }
 
