@@ -32,6 +32,8 @@ Options:
       --log FILE                write umview's own messages to FILE
   -v, --verbose                 more messages (info level)
       --stats                   print stop counters per system call and peak RSS at exit
+      --kill-on-exit            when COMMAND exits, kill what it left running in the view
+                                (default: umview waits for every process of the view)
       --spin US                 poll up to US microseconds for the next stop before sleeping
                                 (default 50, adaptive; 0: always sleep)
   -h, --help                    show this help and exit
@@ -84,16 +86,24 @@ bool ParsePluginSpec(const std::string& text, PluginSpec* out, std::string* erro
 }
 
 bool ParseCommandLine(int argc, char** argv, CommandLine* out, std::string* error) {
-  enum { kLog = 1000, kStats, kSpin, kView, kCheck, kShow };
-  static const option kLong[] = {
-      {"plugin", required_argument, nullptr, 'p'}, {"bind", required_argument, nullptr, 'b'},
-      {"cwd", required_argument, nullptr, 'w'},    {"rootfs", required_argument, nullptr, 'r'},
-      {"engine", required_argument, nullptr, 'e'}, {"log", required_argument, nullptr, kLog},
-      {"stats", no_argument, nullptr, kStats},     {"spin", required_argument, nullptr, kSpin},
-      {"verbose", no_argument, nullptr, 'v'},      {"help", no_argument, nullptr, 'h'},
-      {"version", no_argument, nullptr, 'V'},      {"file", required_argument, nullptr, 'f'},
-      {"view", required_argument, nullptr, kView}, {"check", required_argument, nullptr, kCheck},
-      {"show", optional_argument, nullptr, kShow}, {nullptr, 0, nullptr, 0}};
+  enum { kLog = 1000, kStats, kSpin, kView, kCheck, kShow, kKillOnExit };
+  static const option kLong[] = {{"plugin", required_argument, nullptr, 'p'},
+                                 {"bind", required_argument, nullptr, 'b'},
+                                 {"cwd", required_argument, nullptr, 'w'},
+                                 {"rootfs", required_argument, nullptr, 'r'},
+                                 {"engine", required_argument, nullptr, 'e'},
+                                 {"log", required_argument, nullptr, kLog},
+                                 {"stats", no_argument, nullptr, kStats},
+                                 {"spin", required_argument, nullptr, kSpin},
+                                 {"verbose", no_argument, nullptr, 'v'},
+                                 {"help", no_argument, nullptr, 'h'},
+                                 {"version", no_argument, nullptr, 'V'},
+                                 {"file", required_argument, nullptr, 'f'},
+                                 {"view", required_argument, nullptr, kView},
+                                 {"check", required_argument, nullptr, kCheck},
+                                 {"show", optional_argument, nullptr, kShow},
+                                 {"kill-on-exit", no_argument, nullptr, kKillOnExit},
+                                 {nullptr, 0, nullptr, 0}};
   opterr = 0;
   // 0, not 1: glibc then also forgets where it stopped inside a cluster like -xV, which would
   // otherwise point into the previous call's (possibly freed) arguments.
@@ -147,6 +157,9 @@ bool ParseCommandLine(int argc, char** argv, CommandLine* out, std::string* erro
         break;
       case kStats:
         out->stats = true;
+        break;
+      case kKillOnExit:
+        out->kill_on_exit = true;
         break;
       case 'f':
         out->view_file = optarg;

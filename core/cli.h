@@ -19,6 +19,7 @@ struct CommandLine {
   std::string log_file;
   bool verbose = false;
   bool stats = false;
+  bool kill_on_exit = false;  // --kill-on-exit
   int spin_us = 50;
   bool help = false;
   bool version = false;

@@ -13,6 +13,7 @@
 #include <exception>
 #include <optional>
 
+#include "core/crash_report.h"
 #include "core/log.h"
 #include "core/path.h"
 
@@ -326,6 +327,7 @@ bool Dispatcher::AddPlugin(const std::string& name, Plugin* plugin, const Option
   slots_.push_back(std::move(slot));
   std::string err;
   bool ok = false;
+  RunningPlugin running(s.name);
   try {
     ok = s.plugin->Init(*s.host, options, &err);
   } catch (const std::exception& e) {
@@ -405,6 +407,7 @@ template <typename F>
 void Dispatcher::ForEachPlugin(const char* hook, F f) {
   for (auto& s : slots_) {
     if (s->removed) continue;
+    RunningPlugin running(s->name);
     try {
       f(*s->plugin);
     } catch (const std::exception& e) {
@@ -438,6 +441,7 @@ EntryDecision Dispatcher::OnSyscallEntry(SyscallStop& stop) {
     call.set_slot(i);
     if (vfd != nullptr && vfd->slot == i) {
       int64_t r;
+      RunningPlugin running(s.name);
       try {
         r = vfds_.Perform(*vfd, stop, call);
       } catch (const std::exception& e) {
@@ -473,6 +477,7 @@ EntryDecision Dispatcher::OnSyscallEntry(SyscallStop& stop) {
     }
     if (!routed) continue;
     SyscallState seen = stop.state;
+    RunningPlugin running(s.name);
     try {
       auto hook = s.hooks.empty() ? s.hooks.end() : s.hooks.find(static_cast<int>(nr));
       if (hook != s.hooks.end()) {
@@ -497,6 +502,14 @@ EntryDecision Dispatcher::OnSyscallEntry(SyscallStop& stop) {
     }
     if (call.completed()) {
       stop.state.ret = call.value();
+      if (stop.state.ret < -4095) {
+        // Below the kernel's errno range: the tracee would take it for a result.
+        LogFor(s.name, LogLevel::kError,
+               "returned " + std::to_string(stop.state.ret) + " from " +
+                   (LookupSyscall(nr) ? LookupSyscall(nr)->name : "?") +
+                   ", neither a result nor -errno; the call fails with EIO");
+        stop.state.ret = -EIO;
+      }
       DeliverExits(stop, p);
       return {EntryOutcome::kSkip, stop.state.ret};
     }
@@ -538,6 +551,7 @@ void Dispatcher::DeliverExits(SyscallStop& stop, Pending& p) {
     if (s.removed) continue;
     CallImpl call(*this, stop, true);
     call.SetState(it->state);
+    RunningPlugin running(s.name);
     try {
       s.plugin->OnExit(call);
     } catch (const std::exception& e) {

@@ -81,6 +81,9 @@ struct EngineConfig {
   bool trap_all = false;      // every syscall stops (observers such as umtrace without filter)
   bool need_scratch = false;  // set up a scratch area in every address space after execve
   bool count_stops = false;   // keep per-syscall stop counters (--stats)
+  // When the root command exits, SIGKILL the view's remaining processes (--kill-on-exit)
+  // instead of serving them until the last one is gone.
+  bool kill_on_root_exit = false;
   // Longest time the tracer polls for the next stop before sleeping, in microseconds; 0 never.
   // Used only when umview may run on more than one CPU.
   int spin_max_us = 50;

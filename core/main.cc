@@ -13,6 +13,7 @@
 
 #include "core/cli.h"
 #include "core/config.h"
+#include "core/crash_report.h"
 #include "core/dispatcher.h"
 #include "core/engine.h"
 #include "core/log.h"
@@ -292,6 +293,7 @@ int Main(int argc, char** argv) {
     return 2;
   }
   engine = MakePtraceEngine();
+  InstallCrashReporter();  // a plugin that crashes umview is named on stderr
 
   // Declared first, destroyed last: the dispatcher holds the plugins' objects and hooks, whose
   // code lives in the shared objects.
@@ -342,6 +344,7 @@ int Main(int argc, char** argv) {
   dispatcher.set_control_info(&control);
   EngineConfig config = dispatcher.MakeEngineConfig();
   config.count_stops = cl.stats;
+  config.kill_on_root_exit = cl.kill_on_exit;
   config.spin_max_us = cl.spin_us;
   config.initial_cwd = !cl.cwd.empty()     ? cl.cwd
                        : !view.cwd.empty() ? view.cwd

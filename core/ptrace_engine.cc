@@ -352,6 +352,11 @@ void PtraceEngine::Gone(pid_t tid, int status) {
   client_->OnTaskExit(tid, status);
   if (tid == root_) root_status_ = status;
   tasks_.erase(it);
+  if (tid == root_ && config_.kill_on_root_exit) {
+    // --kill-on-exit: what the command left behind (daemons, orphans) goes with it. Their
+    // exits are reaped by the loop as usual.
+    for (const auto& [other, task] : tasks_) kill(other, SIGKILL);
+  }
   ReleaseOrphans();
 }
 

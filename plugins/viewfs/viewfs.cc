@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <linux/openat2.h>
+#include <linux/seccomp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -119,10 +120,16 @@ class ViewFs final : public Plugin {
     // chattr and friends change a file through its descriptor: only those ioctls stop.
     host.ClaimSyscallWhen(SYS_ioctl, 1, FS_IOC_SETFLAGS, true);
     host.ClaimSyscallWhen(SYS_ioctl, 1, FS_IOC_FSSETXATTR, true);
-    for (int nr : {SYS_fchmod, SYS_fchown, SYS_fsetxattr, SYS_fremovexattr, SYS_mount, SYS_umount2,
-                   SYS_pivot_root, SYS_chroot, SYS_io_uring_setup, SYS_open_by_handle_at}) {
+    for (int nr :
+         {SYS_fchmod, SYS_fchown, SYS_fsetxattr, SYS_fremovexattr, SYS_mount, SYS_umount2,
+          SYS_pivot_root, SYS_chroot, SYS_io_uring_setup, SYS_open_by_handle_at, SYS_open_tree,
+          SYS_move_mount, SYS_fsopen, SYS_fsmount, SYS_fspick, SYS_mount_setattr}) {
       host.ClaimSyscall(nr);
     }
+    // A seccomp filter of the tracee's own that returns USER_NOTIF wins over umview's
+    // RET_TRACE, and its listener can let the call run unseen (FLAG_CONTINUE): filters with a
+    // listener are refused. umview's own filter injections use flags == TSYNC: not trapped.
+    host.ClaimSyscallWhen(SYS_seccomp, 1, SECCOMP_FILTER_FLAG_TSYNC, false);
     // Path calls newer than the syscall table (Linux 6.6+: fchmodat2, the *xattrat calls,
     // file_getattr/file_setattr...) would pass unresolved: they fail with ENOSYS, and libc
     // falls back to the older calls viewfs covers.
@@ -171,6 +178,19 @@ class ViewFs final : public Plugin {
         return call.Fail(EPERM);  // never a host mount; handles bypass path resolution
       case SYS_io_uring_setup:
         return call.Fail(ENOSYS);  // its path operations would bypass the view
+      case SYS_open_tree:
+      case SYS_move_mount:
+      case SYS_fsopen:
+      case SYS_fsmount:
+      case SYS_fspick:
+      case SYS_mount_setattr:
+        return call.Fail(EPERM);  // the new mount API: mounts the view would not know of
+      case SYS_seccomp:
+        if (call.arg(0) == SECCOMP_SET_MODE_FILTER &&
+            (call.arg(1) & SECCOMP_FILTER_FLAG_NEW_LISTENER)) {
+          return call.Fail(EPERM);
+        }
+        return;
       case SYS_execve:
         return Exec(call);
       case SYS_bind:
@@ -595,8 +615,20 @@ class ViewFs final : public Plugin {
     return c.size() == i + 2 && c[i] == "fd" && IsNumber(c[i + 1]);
   }
 
-  Resolved Walk(Call& call, const std::string& base, std::string_view raw, bool follow_last) {
+  // jail: openat2's RESOLVE_IN_ROOT (kInRoot: `..` and absolute symlinks stop at `base`) or
+  // RESOLVE_BENEATH (kBeneath: leaving `base` is EXDEV), as the kernel resolves them.
+  enum class Jail { kNone, kInRoot, kBeneath };
+  Resolved Walk(Call& call, const std::string& base, std::string_view raw, bool follow_last,
+                Jail jail = Jail::kNone) {
     Resolved r;
+    const size_t floor = jail == Jail::kNone ? 0 : Split(base).size();
+    if (jail != Jail::kNone) {
+      if (!raw.empty() && raw[0] == '/' && jail == Jail::kBeneath) {
+        r.err = EXDEV;
+        return r;
+      }
+      while (!raw.empty() && raw[0] == '/') raw.remove_prefix(1);  // IN_ROOT: "/" is base
+    }
     std::vector<std::string> cur =
         raw.empty() || raw[0] != '/' ? Split(base) : std::vector<std::string>();
     std::deque<std::string> todo;
@@ -623,6 +655,13 @@ class ViewFs final : public Plugin {
             return r;
           }
         }
+        if (c == ".." && cur.size() <= floor && jail != Jail::kNone) {
+          if (jail == Jail::kBeneath) {
+            r.err = EXDEV;
+            return r;
+          }
+          continue;  // IN_ROOT: ".." of the root is the root
+        }
         if (c == ".." && !cur.empty()) cur.pop_back();
         continue;
       }
@@ -648,6 +687,10 @@ class ViewFs final : public Plugin {
       }
       if (last && !follow_last) break;
       std::string target;
+      if (jail != Jail::kNone && IsMagic(cur)) {
+        r.err = EXDEV;  // both flags forbid magic links
+        return r;
+      }
       if (IsMagic(cur)) {
         target = MagicTarget(pl.host);
         if (target.empty()) {
@@ -676,7 +719,18 @@ class ViewFs final : public Plugin {
       }
       r.followed = true;
       cur.pop_back();
-      if (!target.empty() && target[0] == '/') cur.clear();
+      if (!target.empty() && target[0] == '/') {
+        if (jail == Jail::kBeneath) {
+          r.err = EXDEV;
+          return r;
+        }
+        if (jail == Jail::kInRoot) {
+          cur = Split(base);
+          cur.resize(floor);
+        } else {
+          cur.clear();
+        }
+      }
       auto parts = Split(target);
       todo.insert(todo.begin(), parts.begin(), parts.end());
     }
@@ -693,13 +747,7 @@ class ViewFs final : public Plugin {
     if (call.InScratch(call.arg(i))) return true;
     if (call.arg(i) == 0) {
       // futimens() is utimensat(fd, NULL, ...): the descriptor's file, which ro protects too.
-      if (call.nr() == SYS_utimensat) {
-        std::string host = FdHost(call, static_cast<int>(call.arg(0)));
-        if (!host.empty() && table_.Find(table_.ToView(host)).read_only) {
-          call.Fail(EROFS);
-          return false;
-        }
-      }
+      if (call.nr() == SYS_utimensat) return FdPathWrite(call, static_cast<int>(call.arg(0)), 0, 1);
       return true;
     }
     std::string raw;
@@ -713,11 +761,7 @@ class ViewFs final : public Plugin {
     if (raw.empty()) {
       // AT_EMPTY_PATH: the call acts on the descriptor's file, which ro protects too.
       if (dirfd != AT_FDCWD && Use(call, call.nr(), i).writes) {
-        std::string host = FdHost(call, dirfd);
-        if (!host.empty() && table_.Find(table_.ToView(host)).read_only) {
-          call.Fail(EROFS);
-          return false;
-        }
+        return FdPathWrite(call, dirfd, i - 1, i);
       }
       return true;  // otherwise the kernel decides (ENOENT without AT_EMPTY_PATH)
     }
@@ -732,6 +776,20 @@ class ViewFs final : public Plugin {
     }
     PathUse use = Use(call, call.nr(), i);
     const std::string lexical = Normalize(relative ? base + "/" + raw : raw);
+    // A process's memory file opened for writing reaches past page protections (FOLL_FORCE):
+    // it would rewrite the checked paths in umview's read-only scratch area.
+    if (use.writes && IsProcMem(lexical)) {
+      call.Fail(EACCES);
+      return false;
+    }
+    // openat2 RESOLVE_IN_ROOT/BENEATH make the dirfd a root: the kernel would resolve the
+    // checked (absolute) path below it. viewfs resolves the path as they say and hands the
+    // kernel the result without those two flags.
+    if (call.nr() == SYS_openat2) {
+      int jailed = JailedOpenat2(call, i, dirfd, raw, use);
+      if (jailed == 0) return false;  // completed (failed)
+      if (jailed == 1) return true;   // done
+    }
 
     // Fast path: nothing mounted at or around the path, no "..", no symlink on the way: the
     // kernel resolves it exactly as the view does.
@@ -747,6 +805,10 @@ class ViewFs final : public Plugin {
       return false;
     }
     if (r.opaque) return true;
+    if (use.writes && IsProcMem(r.place.host)) {
+      call.Fail(EACCES);
+      return false;
+    }
     if (int err = MountPointChange(call, r.view); err != 0) {
       call.Fail(err);
       return false;
@@ -776,6 +838,76 @@ class ViewFs final : public Plugin {
       return PinChecked(call, i, host, Normalize(host), slash);
     }
     return PinChecked(call, i, raw, Normalize(host), slash);
+  }
+
+  // A write through a descriptor (utimensat(fd, NULL), fchownat/utimensat with AT_EMPTY_PATH)
+  // acts on the file the descriptor is open on: EROFS under ro; on a union's lower layer the
+  // file is copied up and the call pointed at the copy (the lower file must not change).
+  // Returns false if it completed the call.
+  bool FdPathWrite(Call& call, int fd, int dirfd_arg, int path_arg) {
+    std::string host = FdHost(call, fd);
+    if (host.empty()) return true;
+    Place p = table_.Find(table_.ToView(host));
+    if (p.read_only) {
+      call.Fail(EROFS);
+      return false;
+    }
+    if (p.mount == nullptr || p.mount->kind != MountKind::kUnion) return true;
+    const Mount& m = *p.mount;
+    if (host == m.src + p.rel || host.rfind(m.src + "/", 0) == 0) return true;  // already upper
+    int rc = CopyUp(m, p.rel);
+    if (rc < 0) {
+      call.Fail(-rc);
+      return false;
+    }
+    call.SetArg(dirfd_arg, static_cast<uint64_t>(static_cast<int64_t>(AT_FDCWD)));
+    return Pin(call, path_arg, m.src + p.rel);
+  }
+
+  // /proc/N/mem or /proc/N/task/T/mem (N may be "self" or "thread-self").
+  static bool IsProcMem(const std::string& path) {
+    auto c = Split(path);
+    if (c.size() < 3 || c[0] != "proc" || c.back() != "mem") return false;
+    return (c.size() == 3) || (c.size() == 5 && c[c.size() - 3] == "task");
+  }
+
+  // openat2 with RESOLVE_IN_ROOT or RESOLVE_BENEATH: resolves path argument i under the
+  // dirfd as root, checks it like any path, and gives the kernel the checked host path with
+  // an open_how copy that lacks those flags. Returns -1 if the call has neither flag, 0 if it
+  // completed the call, 1 if the call goes on rewritten.
+  int JailedOpenat2(Call& call, int i, int dirfd, const std::string& raw, const PathUse& use) {
+    size_t size = call.arg(3);
+    struct open_how how {};
+    if (size < sizeof how || size > 4096 ||
+        call.Read(RemotePtr<void>(call.arg(2)), &how, sizeof how) != 0) {
+      return -1;  // the kernel answers EINVAL/EFAULT/E2BIG itself
+    }
+    if (!(how.resolve & (RESOLVE_IN_ROOT | RESOLVE_BENEATH))) return -1;
+    int err = 0;
+    std::string base = Base(call, dirfd, &err);
+    if (err != 0) return -1;  // bad dirfd: the kernel reports it
+    Jail jail = how.resolve & RESOLVE_IN_ROOT ? Jail::kInRoot : Jail::kBeneath;
+    Resolved r = Walk(call, base, raw, use.follow, jail);
+    auto fail = [&](int e) {
+      call.Fail(e);
+      return 0;
+    };
+    if (r.err != 0) return fail(r.err);
+    if (use.writes && r.place.read_only) return fail(EROFS);
+    if (use.writes && r.place.mount != nullptr && r.place.mount->kind == MountKind::kUnion) {
+      if (!UnionWrite(call, i, r)) return 0;
+    } else if (r.layer.whiteout) {
+      return fail(ENOENT);
+    }
+    how.resolve &= ~static_cast<uint64_t>(RESOLVE_IN_ROOT | RESOLVE_BENEATH);
+    RemotePtr<void> copy = call.PutScratch(&how, sizeof how);
+    if (!copy) return fail(ENOMEM);
+    call.SetArg(2, copy.addr());
+    call.SetArg(3, sizeof how);
+    const bool slash = raw.size() > 1 && raw.back() == '/';
+    return PinChecked(call, i, r.place.host + (slash ? "/" : ""), Normalize(r.place.host), slash)
+               ? 1
+               : 0;
   }
 
   // In a view that protects something (hide, ro, cow, merge, except), the directories on the way
@@ -833,8 +965,10 @@ class ViewFs final : public Plugin {
   void UpdateProtective() {
     protective_ = false;
     for (const Mount& m : table_.mounts()) {
+      // root= confines too: a symlink swapped in after the check would resolve on the host.
       protective_ |= m.kind == MountKind::kHide || m.kind == MountKind::kReadOnly ||
-                     m.kind == MountKind::kUnion || m.kind == MountKind::kExcept;
+                     m.kind == MountKind::kUnion || m.kind == MountKind::kExcept ||
+                     (m.kind == MountKind::kBind && m.dst == "/");
     }
   }
 
