@@ -29,8 +29,8 @@ constexpr int kDefaultBuf = 212992;  // what the kernel reports for SO_RCVBUF/SO
 
 // Addresses of emulated sockets in use (the kernel's portids are unique per protocol).
 std::set<uint32_t>& UsedPortids() {
-  static std::set<uint32_t> used;
-  return used;
+  static auto* used = new std::set<uint32_t>;  // never destroyed: sockets may outlive statics
+  return *used;
 }
 
 uint64_t NextIno() {
@@ -351,6 +351,7 @@ int64_t RouteSocket::GetSockOpt(Call& call) {
 }
 
 int64_t RouteSocket::Ioctl(Call& call, unsigned long request, uint64_t arg) {
+  if (request == FIONBIO) return 0;  // receives never block here anyway
   if (request == FIONREAD) {
     int n = queue_.empty() ? 0 : static_cast<int>(queue_.front().size());
     return call.Write(RemotePtr<void>(arg), &n, sizeof n);

@@ -127,6 +127,45 @@ for name in sys.argv[1:]:
   EXPECT_EQ(r.out, "[]\n");
 }
 
+TEST(UmnetInterfaces, EmulatedRouteSocketBehavesLikeTheKernels) {
+  HostInterface other = OtherInterface();
+  unsigned lo = if_nametoindex("lo");
+  // A raw NETLINK_ROUTE socket: its address (the kernel's autobind: the pid, then a negative
+  // number), its options, a receive with nothing queued, and single RTM_GETLINK requests.
+  std::string py = R"(
+import socket, os, struct, sys
+s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+s.bind((0, 0))
+print("address", s.getsockname() == (os.getpid(), 0))
+s2 = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE); s2.bind((0, 0))
+print("second", s2.getsockname()[0] not in (0, os.getpid()))
+print("options", s.getsockopt(socket.SOL_SOCKET, socket.SO_PROTOCOL),
+      s.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE) == socket.SOCK_RAW)
+s.setblocking(False)
+try:
+    s.recv(100)
+except BlockingIOError:
+    print("empty EAGAIN")
+for seq, index in enumerate(int(a) for a in sys.argv[1:]):
+    s.send(struct.pack("=LHHLL", 32, 18, 1, seq, 0) + struct.pack("=BxHiII", 0, 0, index, 0, 0))
+    data, sender = s.recvfrom(65536)
+    length, kind, flags, rseq, pid = struct.unpack("=LHHLL", data[:16])
+    ok = rseq == seq and pid == os.getpid() and sender == (0, 0)
+    if kind == 2:
+        print(index, "error", -struct.unpack("=i", data[16:20])[0], ok)
+    else:
+        print(index, "link", struct.unpack("=BxHiII", data[16:32])[2] == index, ok)
+)";
+  std::vector<std::string> cmd = {"python3", "-c", py, std::to_string(lo)};
+  if (!other.name.empty()) cmd.push_back(std::to_string(other.index));
+  RunResult r = Umnet("mode=loopback", cmd);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "address True\nsecond True\noptions 0 True\nempty EAGAIN\n" +
+                       std::to_string(lo) + " link True True\n" +
+                       (other.name.empty() ? "" : std::to_string(other.index) + " error 19 True\n"))
+      << "19 = ENODEV";
+}
+
 TEST(UmnetInterfaces, IprouteShowsOnlyLo) {
   std::string ip = IpBinary();
   if (ip.empty()) GTEST_SKIP() << "iproute2 is not installed";
