@@ -123,8 +123,9 @@ void RouteSocket::HandleRequest(const char* data, size_t len) {
     if (!kept.empty()) replies.push_back(std::move(kept));
   }
   if (dropped && !(h.nlmsg_flags & NLM_F_DUMP)) {
-    // A single interface the view does not have: the kernel's answer for no such device.
-    QueueError(h, ENODEV);
+    // A single interface the view does not have: the kernel's answer for no such device, or
+    // for a route lookup (`ip route get`) through one, no route.
+    QueueError(h, h.nlmsg_type == RTM_GETROUTE ? ENETUNREACH : ENODEV);
     return;
   }
   for (auto& r : replies) queue_.push_back(std::move(r));
@@ -180,6 +181,10 @@ int64_t RouteSocket::Take(size_t cap, int flags, std::string* out, bool* truncat
   while (take + sizeof(nlmsghdr) <= front.size()) {
     nlmsghdr h;
     memcpy(&h, front.data() + take, sizeof h);
+    if (h.nlmsg_len < sizeof h) {
+      take = front.size();
+      break;
+    }
     size_t step = std::min<size_t>(NLMSG_ALIGN(h.nlmsg_len), front.size() - take);
     if (take > 0 && take + step > cap) break;
     take += step;
