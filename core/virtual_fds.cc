@@ -292,6 +292,7 @@ int64_t VirtualFdTable::Perform(Entry& e, SyscallStop& stop, Call& call) {
       return -ENOTDIR;
   }
   const SyscallInfo* info = LookupSyscall(stop.state.nr);
+  if (info != nullptr && (info->classes & kClassSocket)) return f.SocketCall(call);
   if (info != nullptr && info->args[0] == Arg::kDirFd) return -ENOTDIR;
   return -EINVAL;
 }

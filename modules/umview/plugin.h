@@ -64,6 +64,11 @@ class VirtualFile {
   virtual int Ftruncate(int64_t length) { return (void)length, -EINVAL; }
   // The last descriptor of every tracee referring to this file has been closed.
   virtual void Release() {}
+  // A socket call on this descriptor (bind, connect, sendto, recvmsg, getsockname, setsockopt,
+  // shutdown, ...): its number and arguments are in `call`, which also reaches tracee memory.
+  // A file that stands in for a socket implements them; the default is the kernel's answer for
+  // a descriptor that is not a socket.
+  virtual int64_t SocketCall(Call& call) { return (void)call, -ENOTSOCK; }
 };
 
 // A system call stopped at entry (or exit) in one tracee thread, as seen by one plugin.

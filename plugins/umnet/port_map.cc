@@ -42,4 +42,12 @@ bool PortMap::Knows(uint16_t view) const {
   return false;
 }
 
+bool PortMap::Maps(int type) const {
+  if (!pins_.empty()) return true;
+  for (const auto& [key, view] : to_view_) {
+    if (key.first == type) return true;
+  }
+  return false;
+}
+
 }  // namespace umnet

@@ -22,6 +22,9 @@ class PortMap {
   std::optional<uint16_t> ViewFor(int type, uint16_t host) const;
   // Whether `view` is mapped for some type (a cheap test before inspecting the socket).
   bool Knows(uint16_t view) const;
+  // Whether any host port of this socket type may stand for a view port (a cheap test before
+  // looking at received source addresses).
+  bool Maps(int type) const;
 
  private:
   std::map<uint16_t, uint16_t> pins_;

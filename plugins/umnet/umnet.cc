@@ -1,7 +1,9 @@
 // umnet: what the network looks like to a view — no network, loopback only, allow/deny rules,
 // private ports with publishing, connect redirections. Sockets stay real kernel sockets: only the
 // calls that carry an address (socket, connect, bind, sendto, sendmsg, sendmmsg, accept,
-// getsockname, getpeername) stop, and data moves at native speed.
+// getsockname, getpeername) stop, and data moves at native speed. In mode=none/loopback the view
+// sees only its interfaces (`lo`, or none): NETLINK_ROUTE sockets are emulated (route_socket.h)
+// and the SIOCGIF* ioctls answer for the view's interfaces only (interfaces.h).
 //
 //   -p umnet,mode=none                      AF_INET/AF_INET6/AF_PACKET/... refused, AF_UNIX works
 //   -p umnet,mode=loopback,log=FILE         only loopback destinations and binds; refusals logged
@@ -17,6 +19,7 @@
 //   an accepted peer refused       the connection is shut down at once: the program reads EOF
 //                                  (it already holds the descriptor; see the report on gaps)
 #include <fcntl.h>
+#include <linux/netlink.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -28,12 +31,15 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "plugins/umnet/address.h"
+#include "plugins/umnet/interfaces.h"
 #include "plugins/umnet/policy.h"
 #include "plugins/umnet/port_map.h"
+#include "plugins/umnet/route_socket.h"
 #include "plugins/umnet/socket_peek.h"
 #include "umview/plugin.h"
 
@@ -142,6 +148,15 @@ class UmnetPlugin : public umview::Plugin {
     for (int f = 0; f < 64; ++f) {
       if (!FamilyAllowed(mode_, f)) host.ClaimSocketFamily(f);
     }
+    if (mode_ != Mode::kHost) {
+      // Interface views: NETLINK_ROUTE sockets are umnet's, and the interface ioctls stop
+      // (only those request numbers: the filter compares ioctl's second argument).
+      ifaces_ = std::make_unique<InterfaceView>(mode_ == Mode::kLoopback);
+      host.ClaimSocketFamily(AF_NETLINK);
+      for (unsigned long request : InterfaceIoctls()) {
+        host.ClaimSyscallWhen(SYS_ioctl, 1, request, true);
+      }
+    }
     checks_ = mode_ != Mode::kHost || !policy_.empty();
     bool rewrites = private_ports_ || !redirects_.empty();
     if (checks_ || rewrites) {
@@ -162,6 +177,11 @@ class UmnetPlugin : public umview::Plugin {
     if (private_ports_) {
       host.ClaimSyscall(SYS_getsockname);
       host.ClaimSyscall(SYS_getpeername);
+      // Source addresses of received datagrams: a view's UDP server answers from its view
+      // port. recv() without an address, read() and TCP never stop.
+      host.ClaimSyscallWhen(SYS_recvfrom, 4, 0, false);
+      host.ClaimSyscall(SYS_recvmsg);
+      host.ClaimSyscall(SYS_recvmmsg);
     }
     return true;
   }
@@ -188,6 +208,15 @@ class UmnetPlugin : public umview::Plugin {
         return call.RequestExit();
       case SYS_io_uring_setup:
         return call.Fail(ENOSYS);
+      case SYS_ioctl:
+        if (ifaces_) ifaces_->OnIoctl(call);
+        return;
+      case SYS_recvfrom:
+      case SYS_recvmsg:
+      case SYS_recvmmsg:
+        // Only a datagram from a mapped port needs its source changed.
+        if (ports_.Maps(SOCK_DGRAM)) call.RequestExit();
+        return;
     }
   }
 
@@ -199,6 +228,10 @@ class UmnetPlugin : public umview::Plugin {
       case SYS_getsockname:
       case SYS_getpeername:
         return NameExit(call, call.nr() == SYS_getpeername);
+      case SYS_recvfrom:
+      case SYS_recvmsg:
+      case SYS_recvmmsg:
+        return RecvExit(call);
     }
     auto it = pending_.find(call.tid());
     if (it == pending_.end()) return;
@@ -301,11 +334,29 @@ class UmnetPlugin : public umview::Plugin {
 
   void Socket(Call& call) {
     int family = static_cast<int>(call.arg(0));
+    if (family == AF_NETLINK && ifaces_ && call.nr() == SYS_socket &&
+        call.arg(2) == NETLINK_ROUTE) {
+      return RouteSocketFor(call);
+    }
     if (FamilyAllowed(mode_, family)) return;
     const char* name = call.nr() == SYS_socket ? "socket" : "socketpair";
     Log(call, std::string(name) + "(" + FamilyName(family) + ")", EAFNOSUPPORT,
         std::string("mode=") + ModeName(mode_));
     call.Fail(EAFNOSUPPORT);
+  }
+
+  // socket(AF_NETLINK, SOCK_RAW|SOCK_DGRAM, NETLINK_ROUTE) in an interface view: the program
+  // gets an emulated socket that answers with the view's interfaces only.
+  void RouteSocketFor(Call& call) {
+    int type = static_cast<int>(call.arg(1)) & 0xf;
+    int flags = static_cast<int>(call.arg(1)) & ~0xf;
+    if (type != SOCK_RAW && type != SOCK_DGRAM) return;  // the kernel refuses it
+    if (flags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK)) return call.Fail(EINVAL);
+    // SOCK_CLOEXEC and SOCK_NONBLOCK are O_CLOEXEC and O_NONBLOCK on Linux.
+    int r = call.ReturnFile(
+        std::make_shared<RouteSocket>(*ifaces_, type, call.pid()),
+        ((flags & SOCK_CLOEXEC) ? O_CLOEXEC : 0) | ((flags & SOCK_NONBLOCK) ? O_NONBLOCK : 0));
+    if (r < 0) call.Fail(-r);
   }
 
   // The socket type of the tracee's fd (for port mapping), SOCK_STREAM if it cannot be seen.
@@ -526,6 +577,24 @@ class UmnetPlugin : public umview::Plugin {
                 !peer);
   }
 
+  // A datagram received from a view's port shows that port, not the host port it was bound to.
+  void RecvExit(Call& call) {
+    int64_t r = call.result();
+    if (r < 0) return;
+    if (call.nr() == SYS_recvfrom) {
+      return RewriteName(call, call.arg(4), call.arg(5), SOCK_DGRAM, false);
+    }
+    size_t count = call.nr() == SYS_recvmmsg ? static_cast<size_t>(r) : 1;
+    size_t stride = call.nr() == SYS_recvmmsg ? sizeof(mmsghdr) : sizeof(msghdr);
+    for (size_t i = 0; i < count; ++i) {
+      uint64_t hdr = call.arg(1) + i * stride;
+      msghdr m;
+      if (call.Read(RemotePtr<void>(hdr), &m, sizeof m) != 0) return;
+      RewriteName(call, reinterpret_cast<uint64_t>(m.msg_name), hdr + offsetof(msghdr, msg_namelen),
+                  SOCK_DGRAM, false);
+    }
+  }
+
   void AcceptExit(Call& call) {
     int64_t r = call.result();
     if (r < 0) return;
@@ -562,6 +631,7 @@ class UmnetPlugin : public umview::Plugin {
   Policy policy_;
   PortMap ports_;
   std::vector<Redirect> redirects_;
+  std::unique_ptr<InterfaceView> ifaces_;  // mode=none/loopback only
   FILE* log_ = nullptr;
   std::map<pid_t, Pending> pending_;  // by tid
 };

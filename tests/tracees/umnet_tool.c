@@ -11,6 +11,12 @@
 //                                              for DIR/ready.0 and DIR/ready.1 (DIR "-": no wait),
 //                                              then a child connects to 127.0.0.1:PORT and prints
 //                                              what the server sent ("got=TOKEN")
+//   connect-probe ADDR PORT LPORT              non-blocking connect to ADDR:PORT, then print the
+//                                              socket's local port ("local port 0": the kernel
+//                                              never started it) and connect the same socket to
+//                                              127.0.0.1:LPORT ("then ok"; EALREADY had a SYN left)
+//   sendto-probe ADDR PORT                     UDP sendto, then the socket's local port (a datagram
+//                                              the kernel saw would have bound one)
 // The tests only ever name loopback addresses, or TEST-NET addresses the view must refuse.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -148,6 +154,29 @@ int main(int argc, char** argv) {
     // Non-blocking: EINPROGRESS would mean a SYN left, which the tests treat as a failure.
     int r = connect(s, (struct sockaddr*)&ss, len);
     printf("connect %s\n", r == 0 ? "ok" : Err(errno));
+    return 0;
+  }
+  if (!strcmp(cmd, "connect-probe") && argc == 5) {
+    struct sockaddr_storage ss, lo;
+    socklen_t len = Addr(argv[2], argv[3], &ss);
+    socklen_t lolen = Addr("127.0.0.1", argv[4], &lo);
+    int s = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    int r = connect(s, (struct sockaddr*)&ss, len);
+    printf("connect %s\n", r == 0 ? "ok" : Err(errno));
+    printf("local %s\n", Name(s, 0));
+    int flags = fcntl(s, F_GETFL);
+    fcntl(s, F_SETFL, flags & ~O_NONBLOCK);
+    r = connect(s, (struct sockaddr*)&lo, lolen);
+    printf("then %s\n", r == 0 ? "ok" : Err(errno));
+    return 0;
+  }
+  if (!strcmp(cmd, "sendto-probe") && argc == 4) {
+    struct sockaddr_storage ss;
+    socklen_t len = Addr(argv[2], argv[3], &ss);
+    int s = socket(ss.ss_family, SOCK_DGRAM, 0);
+    long r = sendto(s, "x", 1, 0, (struct sockaddr*)&ss, len);
+    printf("sendto %s\n", r >= 0 ? "ok" : Err(errno));
+    printf("local %s\n", Name(s, 0));
     return 0;
   }
   if (!strcmp(cmd, "sendto-unspec") && argc == 4) {

@@ -254,6 +254,22 @@ TEST(UmnetLoopback, RefusesNonLoopbackDestinationsAtEntryWithEnetunreach) {
   EXPECT_NE(log.find("sendmmsg 192.0.2.1:53"), std::string::npos) << log;
 }
 
+TEST(UmnetLoopback, RefusedCallsNeverReachTheKernel) {
+  // 192.0.2.0/24 may well be routable here (it is on some CI machines): outside a view the
+  // non-blocking connect would start (EINPROGRESS, a local port bound, EALREADY after).
+  HostListener lo;
+  ASSERT_TRUE(lo.ok());
+  lo.Serve("x");
+  RunResult r = Umnet("mode=loopback",
+                      {Tool(), "connect-probe", "192.0.2.1", "80", std::to_string(lo.port())});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "connect ENETUNREACH\nlocal 0.0.0.0:0\nthen ok\n")
+      << "no local port was taken and the socket was never connecting: no SYN left";
+  r = Umnet("mode=loopback", {Tool(), "sendto-probe", "192.0.2.1", "53"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "sendto ENETUNREACH\nlocal 0.0.0.0:0\n") << "the kernel never saw a datagram";
+}
+
 TEST(UmnetLoopback, LoopbackTrafficFlowsUdpAndSendmmsgToo) {
   std::string py = R"(
 import socket
@@ -443,6 +459,39 @@ print(c.recv(10).decode())
   close(hold);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "sockname True\nPING\n");
+}
+
+TEST(UmnetPrivatePorts, UdpRepliesComeFromTheViewPort) {
+  int port = FreePort();
+  int hold = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);  // the host holds the port too
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
+  ASSERT_EQ(bind(hold, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  // An echo server in the view answers to whatever recvfrom/recvmsg said; the client checks
+  // who answered with recvfrom, recvmsg and (from a connected socket) getpeername.
+  std::string py = R"(
+import socket, sys
+port = int(sys.argv[1])
+srv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); srv.bind(("127.0.0.1", port))
+c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+c.sendto(b"one", ("127.0.0.1", port))
+data, peer = srv.recvfrom(10); srv.sendto(data, peer)
+data, src = c.recvfrom(10)
+print(data.decode(), src == ("127.0.0.1", port))
+c.sendto(b"two", ("127.0.0.1", port))
+data, anc, flags, peer = srv.recvmsg(10); srv.sendmsg([data], [], 0, peer)
+data, anc, flags, src = c.recvmsg(10)
+print(data.decode(), src == ("127.0.0.1", port))
+c.connect(("127.0.0.1", port)); c.send(b"three")
+data, peer = srv.recvfrom(10); srv.sendto(data, peer)
+print(c.recv(10).decode(), c.getpeername() == ("127.0.0.1", port))
+)";
+  RunResult r = Umnet("ports=private", {"python3", "-c", py, std::to_string(port)});
+  close(hold);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "one True\ntwo True\nthree True\n");
 }
 
 TEST(UmnetPrivatePorts, UnmappedLoopbackPortsStillReachTheHost) {
