@@ -16,10 +16,10 @@ class Completion : public ::testing::Test {
   void SetUp() override {
     // Fake plugins and views with names no real one has ("zz"), so an umview installed on the
     // machine (found through PATH) cannot change the answers.
-    ASSERT_EQ(
-        Run({"mkdir", "-p", plugins_.path(), home_ / ".config/umview/views", system_ / "views"})
-            .exit_code,
-        0);
+    ASSERT_EQ(::umview::test::Run({"mkdir", "-p", plugins_.path(), home_ / ".config/umview/views",
+                                   system_ / "views"})
+                  .exit_code,
+              0);
     for (const char* p : {"zzalpha.so", "zzbeta.so", "viewfs.so", "umnet.so"})
       WriteFile(plugins_ / p, "");
     WriteFile(plugins_ / "zznotaplugin.txt", "");
@@ -47,9 +47,10 @@ class Completion : public ::testing::Test {
                       "XDG_DATA_HOME=" + home_.path() + "/.local/share",
                       "UMVIEW_PLUGIN_PATH=" + plugins_.path(),
                       "UMVIEW_SYSTEM_VIEWS=" + system_.path() + "/views"};
-    RunResult r = Run({"bash", "--norc", "--noprofile", "-c", prog, "bash",
-                       std::string(UMVIEW_SOURCE_DIR) + "/completion/" + script, line, function},
-                      opts);
+    RunResult r = ::umview::test::Run(
+        {"bash", "--norc", "--noprofile", "-c", prog, "bash",
+         std::string(UMVIEW_SOURCE_DIR) + "/completion/" + script, line, function},
+        opts);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(r.err, "");
     std::vector<std::string> out;

@@ -52,7 +52,7 @@ TEST(InstallTree, LaysOutBinariesPluginsHeadersViewsDocsAndTheSdk) {
   // Nothing of the build tree or the tests is installed.
   EXPECT_FALSE(IsDir(p + "/bin/plugins"));
   EXPECT_FALSE(IsDir(p + "/" UMVIEW_LIBDIR "/umview/plugins")) << "unversioned plugin dir";
-  RunResult ls = Run({"find", p, "-name", "*test*"});
+  RunResult ls = ::umview::test::Run({"find", p, "-mindepth", "1", "-name", "*test*"});
   EXPECT_EQ(ls.out, "") << "test files installed";
 }
 
@@ -66,14 +66,15 @@ TEST(InstallTree, InstalledUmviewFindsItsPluginsAndViewsInAnyPrefix) {
   RunOptions opts;
   opts.extra_env = IsolatedEnv(home.path());
 
-  RunResult v = Run({umview, "--version"}, opts);
+  RunResult v = ::umview::test::Run({umview, "--version"}, opts);
   EXPECT_EQ(v.exit_code, 0) << v.err;
   EXPECT_EQ(v.out, "umview " UMVIEW_PROJECT_VERSION " (plugin ABI " UMVIEW_ABI ")\n");
 
   std::string trace = home / "trace.log";
-  RunResult r = Run({umview, "-v", "-p", "umtrace,output=" + trace + ",filter=getppid", "--", "sh",
-                     "-c", "echo in-view; cat /proc/self/status >/dev/null"},
-                    opts);
+  RunResult r =
+      ::umview::test::Run({umview, "-v", "-p", "umtrace,output=" + trace + ",filter=getppid", "--",
+                           "sh", "-c", "echo in-view; cat /proc/self/status >/dev/null"},
+                          opts);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "in-view\n");
   EXPECT_NE(
@@ -84,17 +85,17 @@ TEST(InstallTree, InstalledUmviewFindsItsPluginsAndViewsInAnyPrefix) {
   // A viewfs view from the installed tree: the command sees the bind.
   TempDir data;
   WriteFile(data / "f", "bound\n");
-  RunResult b = Run(
+  RunResult b = ::umview::test::Run(
       {umview, "-b", data.path() + ":/umview-install-test", "--", "cat", "/umview-install-test/f"},
       opts);
   EXPECT_EQ(b.exit_code, 0) << b.err;
   EXPECT_EQ(b.out, "bound\n");
 
   // --view finds the shipped example views; with no view at all, the shipped default runs.
-  RunResult s = Run({umview, "--show=dev-sandbox"}, opts);
+  RunResult s = ::umview::test::Run({umview, "--show=dev-sandbox"}, opts);
   EXPECT_EQ(s.exit_code, 0) << s.err;
   EXPECT_NE(s.out.find("target: /src"), std::string::npos) << s.out;
-  RunResult d = Run({umview, "--", "sh", "-c", "echo $UMVIEW_VIEW"}, opts);
+  RunResult d = ::umview::test::Run({umview, "--", "sh", "-c", "echo $UMVIEW_VIEW"}, opts);
   EXPECT_EQ(d.exit_code, 0) << d.err;
   EXPECT_EQ(d.out, "default\n");
 }

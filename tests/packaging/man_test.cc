@@ -77,7 +77,7 @@ TEST(ManPages, UmviewHelpAndManPageListTheSameOptions) {
 }
 
 TEST(ManPages, UmctlHelpAndManPageListTheSameCommands) {
-  RunResult r = Run({UMCTL_BIN, "--help"});
+  RunResult r = ::umview::test::Run({UMCTL_BIN, "--help"});
   ASSERT_EQ(r.exit_code, 0);
   std::set<std::string> help, man;
   static const std::regex kCommand(R"(^  ([a-z]+)(\s|$))");
@@ -130,9 +130,10 @@ TEST(ManPages, PluginOptionsMatchUmviewPlugins7) {
 }
 
 TEST(ManPages, GroffFormatsEveryPageWithoutWarnings) {
-  if (Run({"sh", "-c", "command -v groff"}).exit_code != 0) GTEST_SKIP() << "no groff (groff-base)";
+  if (::umview::test::Run({"sh", "-c", "command -v groff"}).exit_code != 0)
+    GTEST_SKIP() << "no groff (groff-base)";
   for (const char* page : {"umview.1", "umctl.1", "umview-views.5", "umview-plugins.7"}) {
-    RunResult r = Run(
+    RunResult r = ::umview::test::Run(
         {"groff", "-man", "-Tutf8", "-ww", "-z", std::string(UMVIEW_SOURCE_DIR) + "/man/" + page});
     EXPECT_EQ(r.exit_code, 0) << page;
     EXPECT_EQ(r.err, "") << page;

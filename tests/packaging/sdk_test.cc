@@ -21,13 +21,14 @@ class Sdk : public ::testing::Test {
   // Configures and builds examples/hostname against the installed SDK only: CMAKE_PREFIX_PATH
   // is the temporary prefix and the source tree's headers are not on any include path.
   bool BuildExample(const std::string& build) {
-    RunResult c = Run({UMVIEW_CMAKE, "-S", std::string(UMVIEW_SOURCE_DIR) + "/examples/hostname",
-                       "-B", build, "-DCMAKE_PREFIX_PATH=" + prefix_.path(),
-                       "-DCMAKE_INSTALL_PREFIX=" + prefix_.path(), "-DCMAKE_BUILD_TYPE=Release"},
-                      opts_);
+    RunResult c = ::umview::test::Run(
+        {UMVIEW_CMAKE, "-S", std::string(UMVIEW_SOURCE_DIR) + "/examples/hostname", "-B", build,
+         "-DCMAKE_PREFIX_PATH=" + prefix_.path(), "-DCMAKE_INSTALL_PREFIX=" + prefix_.path(),
+         "-DCMAKE_BUILD_TYPE=Release"},
+        opts_);
     EXPECT_EQ(c.exit_code, 0) << c.out << c.err;
     if (c.exit_code != 0) return false;
-    RunResult b = Run({UMVIEW_CMAKE, "--build", build, "-j2", "--verbose"}, opts_);
+    RunResult b = ::umview::test::Run({UMVIEW_CMAKE, "--build", build, "-j2", "--verbose"}, opts_);
     EXPECT_EQ(b.exit_code, 0) << b.out << b.err;
     // The compiler took the umview headers from the installed SDK.
     EXPECT_NE(b.out.find(prefix_.path() + "/include"), std::string::npos) << b.out;
@@ -53,15 +54,15 @@ TEST_F(Sdk, ExamplePluginBuiltAgainstTheInstalledSdkGivesTheViewItsHostName) {
   ASSERT_TRUE(IsFile(plugin));
   std::string host_file = ReadFile("/etc/hostname");
 
-  RunResult r =
-      Run({Umview(), "-p", plugin + ",name=inside-view", "--", "sh", "-c", kProbe}, opts_);
+  RunResult r = ::umview::test::Run(
+      {Umview(), "-p", plugin + ",name=inside-view", "--", "sh", "-c", kProbe}, opts_);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "inside-view\ninside-view\ninside-view\nwrite=refused\n") << r.err;
   EXPECT_NE(r.err.find("Read-only file system"), std::string::npos) << r.err;
   EXPECT_EQ(ReadFile("/etc/hostname"), host_file) << "the host's /etc/hostname changed";
 
   // Outside the view nothing changed.
-  RunResult outside = Run({"uname", "-n"});
+  RunResult outside = ::umview::test::Run({"uname", "-n"});
   EXPECT_NE(outside.out, "inside-view\n");
 }
 
@@ -70,11 +71,12 @@ TEST_F(Sdk, ExamplePluginBuiltAgainstTheInstalledSdkGivesTheViewItsHostName) {
 TEST_F(Sdk, InstalledExampleIsFoundByName) {
   std::string build = work_ / "build";
   ASSERT_TRUE(BuildExample(build));
-  RunResult i = Run({UMVIEW_CMAKE, "--install", build}, opts_);
+  RunResult i = ::umview::test::Run({UMVIEW_CMAKE, "--install", build}, opts_);
   ASSERT_EQ(i.exit_code, 0) << i.out << i.err;
   EXPECT_TRUE(IsFile(PluginDirUnder(prefix_.path()) + "/hostname.so"));
 
-  RunResult r = Run({Umview(), "-p", "hostname,name=by-name", "--", "uname", "-n"}, opts_);
+  RunResult r =
+      ::umview::test::Run({Umview(), "-p", "hostname,name=by-name", "--", "uname", "-n"}, opts_);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "by-name\n");
 }
@@ -85,7 +87,7 @@ TEST_F(Sdk, ExamplePluginRefusesBadOptionsInOneLine) {
   std::string plugin = build + "/hostname.so";
   for (const std::string& opts :
        {std::string(",colour=red"), std::string(""), ",name=" + std::string(70, 'x')}) {
-    RunResult r = Run({Umview(), "-p", plugin + opts, "--", "true"}, opts_);
+    RunResult r = ::umview::test::Run({Umview(), "-p", plugin + opts, "--", "true"}, opts_);
     EXPECT_EQ(r.exit_code, 2) << opts;
     EXPECT_EQ(SplitLines(r.err).size(), 1u) << r.err;
     EXPECT_EQ(r.err.rfind("umview: hostname: ", 0), 0u) << r.err;
@@ -95,11 +97,11 @@ TEST_F(Sdk, ExamplePluginRefusesBadOptionsInOneLine) {
 // The package version file refuses a request for a newer SDK.
 TEST_F(Sdk, FindPackageChecksTheVersion) {
   std::string src = work_ / "src";
-  ASSERT_EQ(Run({"mkdir", "-p", src}).exit_code, 0);
+  ASSERT_EQ(::umview::test::Run({"mkdir", "-p", src}).exit_code, 0);
   WriteFile(src + "/CMakeLists.txt",
             "cmake_minimum_required(VERSION 3.25)\nproject(v LANGUAGES CXX)\n"
             "find_package(umview 99 REQUIRED)\n");
-  RunResult c = Run(
+  RunResult c = ::umview::test::Run(
       {UMVIEW_CMAKE, "-S", src, "-B", work_ / "b", "-DCMAKE_PREFIX_PATH=" + prefix_.path()}, opts_);
   EXPECT_NE(c.exit_code, 0);
   EXPECT_NE((c.out + c.err).find("umview"), std::string::npos);
