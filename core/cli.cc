@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 namespace umview {
 
@@ -29,8 +30,11 @@ Options:
       --check FILE              validate a view file and exit (0 valid, 2 not)
       --show[=NAME]             print the effective view as YAML and exit
   -e, --engine ENGINE           ptrace, kmview (needs /dev/kmview) or auto (default)
-      --log FILE                write umview's own messages to FILE
-  -v, --verbose                 more messages (info level)
+      --log FILE                write umview's own messages to FILE (appended, with time
+                                and pid) instead of stderr
+      --log-level LEVEL         debug, info, warning (default) or error: the least severe
+                                messages written
+  -v, --verbose                 more messages: info level; twice (-vv): debug level
       --stats                   print stop counters per system call and peak RSS at exit
       --kill-on-exit            when COMMAND exits, kill what it left running in the view
                                 (default: umview waits for every process of the view)
@@ -42,6 +46,20 @@ Options:
 Exit status: the command's own; 128+N if it was killed by signal N; 2 for bad usage.
 Inside the view UMVIEW=1, UMVIEW_PID, UMVIEW_VIEW (the view's name) and UMVIEW_PLUGINS are set.
 )";
+}
+
+bool ParseLogLevel(const std::string& text, LogLevel* out) {
+  static const std::pair<const char*, LogLevel> kLevels[] = {{"debug", LogLevel::kDebug},
+                                                             {"info", LogLevel::kInfo},
+                                                             {"warning", LogLevel::kWarning},
+                                                             {"error", LogLevel::kError}};
+  for (const auto& [name, level] : kLevels) {
+    if (text == name) {
+      *out = level;
+      return true;
+    }
+  }
+  return false;
 }
 
 bool ParsePluginSpec(const std::string& text, PluginSpec* out, std::string* error) {
@@ -86,24 +104,22 @@ bool ParsePluginSpec(const std::string& text, PluginSpec* out, std::string* erro
 }
 
 bool ParseCommandLine(int argc, char** argv, CommandLine* out, std::string* error) {
-  enum { kLog = 1000, kStats, kSpin, kView, kCheck, kShow, kKillOnExit };
-  static const option kLong[] = {{"plugin", required_argument, nullptr, 'p'},
-                                 {"bind", required_argument, nullptr, 'b'},
-                                 {"cwd", required_argument, nullptr, 'w'},
-                                 {"rootfs", required_argument, nullptr, 'r'},
-                                 {"engine", required_argument, nullptr, 'e'},
-                                 {"log", required_argument, nullptr, kLog},
-                                 {"stats", no_argument, nullptr, kStats},
-                                 {"spin", required_argument, nullptr, kSpin},
-                                 {"verbose", no_argument, nullptr, 'v'},
-                                 {"help", no_argument, nullptr, 'h'},
-                                 {"version", no_argument, nullptr, 'V'},
-                                 {"file", required_argument, nullptr, 'f'},
-                                 {"view", required_argument, nullptr, kView},
-                                 {"check", required_argument, nullptr, kCheck},
-                                 {"show", optional_argument, nullptr, kShow},
-                                 {"kill-on-exit", no_argument, nullptr, kKillOnExit},
-                                 {nullptr, 0, nullptr, 0}};
+  enum { kLog = 1000, kStats, kSpin, kView, kCheck, kShow, kLogLevel, kKillOnExit };
+  // clang-format off
+  static const option kLong[] = {
+      {"plugin", required_argument, nullptr, 'p'}, {"bind", required_argument, nullptr, 'b'},
+      {"cwd", required_argument, nullptr, 'w'},    {"rootfs", required_argument, nullptr, 'r'},
+      {"engine", required_argument, nullptr, 'e'}, {"log", required_argument, nullptr, kLog},
+      {"stats", no_argument, nullptr, kStats},     {"spin", required_argument, nullptr, kSpin},
+      {"verbose", no_argument, nullptr, 'v'},      {"help", no_argument, nullptr, 'h'},
+      {"version", no_argument, nullptr, 'V'},      {"file", required_argument, nullptr, 'f'},
+      {"view", required_argument, nullptr, kView}, {"check", required_argument, nullptr, kCheck},
+      {"show", optional_argument, nullptr, kShow},
+      {"log-level", required_argument, nullptr, kLogLevel},
+      {"kill-on-exit", no_argument, nullptr, kKillOnExit},
+      {nullptr, 0, nullptr, 0}};
+  // clang-format on
+  int verbosity = 0;
   opterr = 0;
   // 0, not 1: glibc then also forgets where it stopped inside a cluster like -xV, which would
   // otherwise point into the previous call's (possibly freed) arguments.
@@ -155,6 +171,16 @@ bool ParseCommandLine(int argc, char** argv, CommandLine* out, std::string* erro
       case kLog:
         out->log_file = optarg;
         break;
+      case kLogLevel: {
+        LogLevel level;
+        if (!ParseLogLevel(optarg, &level)) {
+          *error =
+              std::string("--log-level '") + optarg + "': expected debug, info, warning or error";
+          return false;
+        }
+        out->log_level = static_cast<int>(level);
+        break;
+      }
       case kStats:
         out->stats = true;
         break;
@@ -185,7 +211,9 @@ bool ParseCommandLine(int argc, char** argv, CommandLine* out, std::string* erro
         break;
       }
       case 'v':
+        // -v: info, -vv: debug; an explicit --log-level wins whatever the order.
         out->verbose = true;
+        ++verbosity;
         break;
       case 'h':
         out->help = true;
@@ -200,6 +228,9 @@ bool ParseCommandLine(int argc, char** argv, CommandLine* out, std::string* erro
         *error = std::string("unknown option '") + argv[prev] + "'";
         return false;
     }
+  }
+  if (out->log_level < 0 && verbosity > 0) {
+    out->log_level = static_cast<int>(verbosity == 1 ? LogLevel::kInfo : LogLevel::kDebug);
   }
   for (int i = optind; i < argc; ++i) out->command.push_back(argv[i]);
   return true;

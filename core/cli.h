@@ -18,6 +18,7 @@ struct CommandLine {
   std::string engine = "auto";
   std::string log_file;
   bool verbose = false;
+  int log_level = -1;  // a LogLevel from --log-level or -v/-vv; -1: not given (warning)
   bool stats = false;
   bool kill_on_exit = false;  // --kill-on-exit
   int spin_us = 50;
@@ -34,6 +35,8 @@ struct CommandLine {
   std::vector<std::string> command;
 };
 
+// "debug", "info", "warning" or "error" to a LogLevel; false for anything else.
+bool ParseLogLevel(const std::string& text, LogLevel* out);
 // Parses "PLUGIN[,OPT[,OPT...]]" where OPT is key=value or flag.
 bool ParsePluginSpec(const std::string& text, PluginSpec* out, std::string* error);
 // Returns false with a one-line *error for bad input.

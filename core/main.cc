@@ -212,6 +212,29 @@ void PrintStats(const Engine& engine) {
   }
 }
 
+void LogStart(const ViewSpec& view, const Engine& engine, const std::string& plugins,
+              const std::vector<std::string>& command) {
+  if (!LogEnabled(LogLevel::kInfo)) return;
+  std::string argv;
+  for (const auto& a : command) argv += (argv.empty() ? "" : " ") + a;
+  Log(LogLevel::kInfo, "view " + (view.name.empty() ? std::string("(command line)") : view.name) +
+                           ", engine " + engine.name() + ", plugins [" + plugins + "]: pid " +
+                           std::to_string(engine.root_pid()) + " runs " + argv);
+  if (!LogEnabled(LogLevel::kDebug)) return;
+  std::string dirs;
+  for (const auto& d : PluginSearchPath()) dirs += (dirs.empty() ? "" : ":") + d;
+  Log(LogLevel::kDebug, "plugin search path " + dirs);
+}
+
+void LogEnd(int status) {
+  if (WIFSIGNALED(status)) {
+    Log(LogLevel::kInfo,
+        std::string("the command was killed by signal ") + strsignal(WTERMSIG(status)));
+  } else {
+    Log(LogLevel::kInfo, "the command exited with status " + std::to_string(WEXITSTATUS(status)));
+  }
+}
+
 // The view to run: -f FILE, --view NAME, or (with no plugin named on the command line) the
 // user's or system's view "default", else the built-in one. Plugins of -b/-r and -p stack on
 // top of the file's, in that order.
@@ -259,7 +282,7 @@ int Main(int argc, char** argv) {
   if (!cl.log_file.empty() && !SetLogOutput(cl.log_file)) {
     return Usage("--log " + cl.log_file + ": " + strerror(errno));
   }
-  if (cl.verbose) SetLogLevel(LogLevel::kInfo);
+  if (cl.log_level >= 0) SetLogLevel(static_cast<LogLevel>(cl.log_level));
 
   if (!cl.check_file.empty()) {
     ViewSpec checked;
@@ -311,6 +334,7 @@ int Main(int argc, char** argv) {
       return 2;
     }
     names += (names.empty() ? "" : ",") + lp->name();
+    Log(LogLevel::kInfo, "plugin " + lp->name() + " loaded from " + lp->path());
     plugins.push_back(std::move(lp));
   }
 
@@ -356,8 +380,10 @@ int Main(int argc, char** argv) {
     return 2;
   }
   g_root = engine->root_pid();
+  LogStart(view, *engine, names, command);
   int status = engine->Run(dispatcher);
   dispatcher.Shutdown();
+  LogEnd(status);
   if (cl.stats) PrintStats(*engine);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return WEXITSTATUS(status);

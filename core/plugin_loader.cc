@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "core/config.h"
+#include "core/install_dirs.h"
 
 namespace umview {
 
@@ -25,14 +26,6 @@ namespace {
 bool IsFile(const std::string& p) {
   struct stat st;
   return stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-
-std::string SelfDir() {
-  char buf[4096];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return "";
-  std::string s(buf, n);
-  return s.substr(0, s.rfind('/'));
 }
 
 }  // namespace
@@ -54,6 +47,10 @@ std::vector<std::string> PluginSearchPath() {
   } else if (const char* home = getenv("HOME"); home && *home) {
     dirs.push_back(std::string(home) + "/.local/share/umview/plugins");
   }
+  // The plugins installed with this binary first: an installed tree may sit elsewhere than the
+  // prefix it was configured for, which may hold another version's.
+  std::string beside = InstalledDirNextToSelf(kRelativePluginDir);
+  if (!beside.empty() && beside != kInstalledPluginDir) dirs.push_back(beside);
   dirs.push_back(kInstalledPluginDir);
   // The build tree: plugins sit next to the umview binary's sibling plugins/ directory.
   std::string self = SelfDir();

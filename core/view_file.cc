@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "core/config.h"
+#include "core/install_dirs.h"
 #include "core/plugin_loader.h"
 
 namespace umview {
@@ -263,6 +264,10 @@ std::vector<std::string> ViewSearchPath() {
   // UMVIEW_SYSTEM_VIEWS replaces /etc/umview/views (tests, and packagers checking a tree).
   const char* sys = getenv("UMVIEW_SYSTEM_VIEWS");
   dirs.push_back(sys && *sys ? sys : "/etc/umview/views");
+  // Last, the example views installed with this binary (share/umview/views), so that
+  // `umview --view dev-sandbox` works after installing; the build tree has none.
+  std::string shipped = InstalledDirNextToSelf(kRelativeViewDir);
+  if (!shipped.empty()) dirs.push_back(shipped);
   return dirs;
 }
 
@@ -275,6 +280,8 @@ std::string FindView(const std::string& name) {
 }
 
 std::string BuiltinDefaultView() {
+  std::string beside = InstalledDirNextToSelf(kRelativeViewDir);
+  if (!beside.empty() && Exists(beside + "/default.yaml")) return beside + "/default.yaml";
   for (const std::string& p : {std::string(kInstalledViewDir) + "/default.yaml",
                                std::string(kSourceDir) + "/config/default.yaml"}) {
     if (Exists(p)) return p;
