@@ -6,6 +6,7 @@
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
+#include <sys/shm.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -31,6 +32,45 @@ namespace {
 constexpr size_t kScratchSlot = 16 * 1024;  // two PATH_MAX strings and some room
 constexpr size_t kScratchSlots = 2048;      // threads of one address space needing scratch
 constexpr size_t kScratchSize = kScratchSlot * kScratchSlots;
+// Every address space has its scratch area at this one address: above where non-PIE programs
+// start (0x400000) and below where PIE programs, libraries and stacks live. Being fixed and low,
+// the filter can trap exactly the memory calls that could unmap, replace or unprotect it with one
+// comparison (`address < end`, SeccompFilter::GuardBelow) while the calls of ordinary programs,
+// which touch higher addresses, never stop. A program whose brk heap grows into it gets a
+// failed brk (malloc then uses mmap); a program that maps something there with MAP_FIXED is
+// refused (EPERM).
+constexpr uint64_t kScratchBase = 0x10000000;
+constexpr uint64_t kScratchEnd = kScratchBase + kScratchSize;
+
+// Whether `r`, a memory call stopped by the guard rules, would unmap, move, replace, zero or
+// unprotect any part of the scratch area [base, base + kScratchSize) — or is a userfaultfd(),
+// which could serve the area's pages. Such calls are refused: the area holds checked paths
+// while the kernel reads them.
+bool TouchesScratch(const Regs& r, uint64_t base) {
+  auto overlaps = [base](uint64_t addr, uint64_t len) {
+    uint64_t end = addr + len < addr ? UINT64_MAX : addr + len;
+    return addr < base + kScratchSize && end > base;
+  };
+  switch (r.nr()) {
+    case SYS_munmap:
+    case SYS_mprotect:
+    case SYS_pkey_mprotect:
+    case SYS_madvise:
+      return overlaps(r.arg(0), r.arg(1));
+    case SYS_mremap:
+      return overlaps(r.arg(0), r.arg(1)) ||
+             ((r.arg(3) & MREMAP_FIXED) && overlaps(r.arg(4), r.arg(2)));
+    case SYS_mmap:
+      return (r.arg(3) & MAP_FIXED) && overlaps(r.arg(0), r.arg(1));
+    case SYS_shmat:
+      // The segment's size is not in the call: any SHM_REMAP at or below the area is refused.
+      return (r.arg(2) & SHM_REMAP) && r.arg(1) != 0 && r.arg(1) < base + kScratchSize;
+    case SYS_userfaultfd:
+      return true;
+    default:
+      return false;
+  }
+}
 
 // Scratch memory of one address space: a PROT_READ private anonymous mapping (the tracee cannot
 // write it; we write through /proc/PID/mem), cut into per-thread slots.
@@ -150,8 +190,8 @@ bool OnPath(const char* name, const std::vector<std::string>& env) {
   }
   close(sync_fd);
   if (config.need_scratch) {
-    void* p =
-        mmap(nullptr, kScratchSize, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void* p = mmap(reinterpret_cast<void*>(kScratchBase), kScratchSize, PROT_READ,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
     uint64_t base = p == MAP_FAILED ? 0 : reinterpret_cast<uint64_t>(p);
     (void)!write(report_fd, &base, sizeof base);
   }
@@ -220,6 +260,7 @@ bool PtraceEngine::Start(const std::vector<std::string>& argv, const std::vector
   trap_all_now_ = config.trap_all;
   const bool filtered = config.trap_all || !config.trapped.empty() || !config.conditional.empty();
   SeccompFilter filter(trapped, config.trap_all, filtered, config.conditional);
+  if (config.need_scratch) filter.GuardBelow(kScratchEnd);
   conditional_now_ = config.conditional;
   if (filtered && !filter.Build(error)) return false;
   if (!config.fd_trapped.empty()) {
@@ -479,6 +520,11 @@ void PtraceEngine::HandleSeccomp(Task& t) {
       flags &= ~static_cast<uint64_t>(CLONE_UNTRACED);
       t.mem->Write(regs.arg(0), &flags, sizeof flags);
     }
+  }
+  if (config_.need_scratch && t.as && t.as->base != 0 && TouchesScratch(regs, t.as->base)) {
+    regs.SkipSyscall(-EPERM);
+    if (regs.Store(t.tid) == 0) Resume(t);
+    return;
   }
   SyscallStop stop = MakeStop(t, regs);
   if (t.proc && t.proc->filters < stack_filters_.size() && BeginStackFilterInject(t, regs, stop)) {
@@ -747,10 +793,10 @@ void PtraceEngine::BeginInject(Task& t) {
     return;
   }
   Regs r = t.saved;
-  const uint64_t args[6] = {0,
+  const uint64_t args[6] = {kScratchBase,
                             kScratchSize,
                             PROT_READ,
-                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE,
                             static_cast<uint64_t>(-1),
                             0};
   r.SetupSyscall(SYS_mmap, args);
@@ -797,8 +843,9 @@ void PtraceEngine::FinishInject(Task& t) {
   t.saved.Store(t.tid);
   t.inject = Inject::kNone;
   if (base < 0 && base > -4096) {
-    Log(LogLevel::kWarning, "pid " + std::to_string(t.tid) +
-                                ": scratch mmap failed: " + strerror(static_cast<int>(-base)));
+    Log(LogLevel::kWarning,
+        "pid " + std::to_string(t.tid) + ": no scratch area (mmap at its fixed address: " +
+            strerror(static_cast<int>(-base)) + "); calls whose paths must be rewritten fail");
   } else if (t.as) {
     t.as->base = static_cast<uint64_t>(base);
   }

@@ -8,6 +8,7 @@
 #include <seccomp.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/shm.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -24,6 +25,40 @@ bool HaveSysAdmin() {
   struct __user_cap_data_struct data[2] = {};
   if (syscall(SYS_capget, &hdr, data) != 0) return false;
   return (data[0].effective & (1u << CAP_SYS_ADMIN)) != 0;
+}
+
+// See SeccompFilter::GuardBelow.
+bool AddGuardRules(scmp_filter_ctx ctx, uint64_t end, std::string* error) {
+  struct Rule {
+    int nr;
+    unsigned count;
+    scmp_arg_cmp a, b;
+  };
+  const Rule rules[] = {
+      {SCMP_SYS(munmap), 1, SCMP_A0(SCMP_CMP_LT, end), {}},
+      {SCMP_SYS(mprotect), 1, SCMP_A0(SCMP_CMP_LT, end), {}},
+      {SCMP_SYS(pkey_mprotect), 1, SCMP_A0(SCMP_CMP_LT, end), {}},
+      {SCMP_SYS(madvise), 1, SCMP_A0(SCMP_CMP_LT, end), {}},
+      {SCMP_SYS(mremap), 1, SCMP_A0(SCMP_CMP_LT, end), {}},
+      {SCMP_SYS(mremap), 2, SCMP_A3(SCMP_CMP_MASKED_EQ, MREMAP_FIXED, MREMAP_FIXED),
+       SCMP_A4(SCMP_CMP_LT, end)},
+      {SCMP_SYS(mmap), 2, SCMP_A3(SCMP_CMP_MASKED_EQ, MAP_FIXED, MAP_FIXED),
+       SCMP_A0(SCMP_CMP_LT, end)},
+      {SCMP_SYS(shmat), 2, SCMP_A2(SCMP_CMP_MASKED_EQ, SHM_REMAP, SHM_REMAP),
+       SCMP_A1(SCMP_CMP_LT, end)},
+      {SCMP_SYS(userfaultfd), 0, {}, {}},
+  };
+  for (const Rule& r : rules) {
+    int rc = r.count == 0   ? seccomp_rule_add(ctx, SCMP_ACT_TRACE(0), r.nr, 0)
+             : r.count == 1 ? seccomp_rule_add(ctx, SCMP_ACT_TRACE(0), r.nr, 1, r.a)
+                            : seccomp_rule_add(ctx, SCMP_ACT_TRACE(0), r.nr, 2, r.a, r.b);
+    // -EEXIST: the plugin stack already traps the whole call.
+    if (rc != 0 && rc != -EEXIST) {
+      *error = "seccomp_rule_add(guard " + std::to_string(r.nr) + "): " + strerror(-rc);
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace
@@ -70,6 +105,7 @@ bool SeccompFilter::Build(std::string* error) {
       }
     }
   }
+  if (ok && !trap_all_ && guard_end_ != 0) ok = AddGuardRules(ctx, guard_end_, error);
   if (ok) {
     // Export through a memfd: libseccomp only writes BPF to a file descriptor.
     int fd = memfd_create("umview-bpf", MFD_CLOEXEC);

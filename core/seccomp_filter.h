@@ -1,6 +1,7 @@
 // The seccomp-bpf filter that makes only the calls the plugin stack can claim stop the tracee.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,11 @@ class SeccompFilter {
   SeccompFilter(const SeccompFilter&) = delete;
   SeccompFilter& operator=(const SeccompFilter&) = delete;
 
+  // Also trap the memory calls that could unmap, move, replace or unprotect anything below `end`
+  // (the engine's scratch area lies just below it): munmap, mprotect, pkey_mprotect, madvise and
+  // mremap with an address below `end`, mmap and mremap with a fixed target below it, shmat with
+  // SHM_REMAP below it, and every userfaultfd(). Other memory calls keep running without a stop.
+  void GuardBelow(uint64_t end) { guard_end_ = end; }
   // Builds the program; false with *error on failure.
   bool Build(std::string* error);
   // Installs it in the calling process (the child, before execve). Returns 0 or -errno.
@@ -37,6 +43,7 @@ class SeccompFilter {
   std::vector<char> prog_;  // struct sock_filter array
   bool deny_foreign_arch_;
   bool nnp_ = true;
+  uint64_t guard_end_ = 0;
 };
 
 }  // namespace umview

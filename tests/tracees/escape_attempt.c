@@ -838,6 +838,46 @@ static void ScratchRace(int via_mem) {
           via_mem ? "/proc/self/mem" : "mprotect");
 }
 static void S_scratch_mprotect(void) { ScratchRace(0); }
+// Replace the scratch area by a writable mapping at the same address, then race as above.
+static void ScratchReplace(int how) {
+  uintptr_t hi;
+  if (!FindScratch(&scratch_lo, &hi)) Verdict(0, "no scratch area found (nothing to replace)");
+  size_t len = hi - scratch_lo;
+  void* p = MAP_FAILED;
+  if (how == 0) {
+    p = mmap((void*)scratch_lo, len, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  } else if (how == 1) {
+    void* fresh = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (fresh != MAP_FAILED) {
+      p = mremap(fresh, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, (void*)scratch_lo);
+    }
+  } else {
+    // One munmap that starts far below the area and covers it, then a fresh mapping there.
+    uintptr_t from = scratch_lo - (1ul << 20);
+    if (munmap((void*)from, hi - from) == 0) {
+      p = mmap((void*)scratch_lo, len, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    }
+  }
+  if (p == MAP_FAILED) Verdict(0, "replacing the scratch area: %s", ErrName(errno));
+  PutFile(P("%s/public", work_), "PUBLIC\n");
+  pthread_t t;
+  pthread_create(&t, NULL, ScratchWriter, (void*)(intptr_t)0);
+  const char* pub = P("%s/public", work_);
+  int leaked = 0;
+  for (int i = 0; i < 20000 && !leaked; ++i) {
+    int fd = (int)syscall(SYS_open, pub, O_RDONLY);
+    if (fd < 0) continue;
+    leaked += Secret(fd);
+    close(fd);
+  }
+  StopThread(t);
+  Verdict(1, "the scratch area was replaced by a writable mapping (%d leaks)", leaked);
+}
+static void S_scratch_mmap_fixed(void) { ScratchReplace(0); }
+static void S_scratch_mremap(void) { ScratchReplace(1); }
+static void S_scratch_munmap_below(void) { ScratchReplace(2); }
 static void S_scratch_proc_mem(void) { ScratchRace(1); }
 
 static void S_openat2_in_root(void) {
@@ -1116,7 +1156,7 @@ static void S_x32(void) {
 static void S_userfaultfd(void) {
   long fd = syscall(SYS_userfaultfd, O_CLOEXEC);
   if (fd < 0) Verdict(0, "userfaultfd: %s", ErrName(errno));
-  Verdict(0, "userfaultfd allowed (the scratch area cannot be registered read-only: see docs)");
+  Verdict(1, "userfaultfd allowed: it could serve the scratch area's pages");
 }
 
 struct Special {
@@ -1153,7 +1193,7 @@ static const struct Special kSpecial[] = {
     {"rename_race", "both", S_rename_race},
     {"vfork_exec_race", "both", S_vfork_exec_race},
     {"process_vm_writev", "both", S_process_vm_writev},
-    {"scratch_mprotect", "known", S_scratch_mprotect},
+    {"scratch_mprotect", "both", S_scratch_mprotect},
     {"scratch_proc_mem", "both", S_scratch_proc_mem},
     {"openat2_in_root", "both", S_openat2_in_root},
     {"openat2_beneath", "both", S_openat2_beneath},
@@ -1182,7 +1222,10 @@ static const struct Special kSpecial[] = {
     {"seccomp_allow_prctl", "both", S_seccomp_allow_prctl},
     {"int80", "both", S_int80},
     {"x32", "both", S_x32},
-    {"userfaultfd", "known", S_userfaultfd},
+    {"userfaultfd", "both", S_userfaultfd},
+    {"scratch_mmap_fixed", "both", S_scratch_mmap_fixed},
+    {"scratch_mremap", "both", S_scratch_mremap},
+    {"scratch_munmap_below", "both", S_scratch_munmap_below},
 };
 
 static const char* Env(const char* n) {
