@@ -329,6 +329,7 @@ int Main(int argc, char** argv) {
 
   ViewControl control(view, dispatcher, *engine, plugins);
   dispatcher.set_control_info(&control);
+  dispatcher.set_engine(engine.get());
   EngineConfig config = dispatcher.MakeEngineConfig();
   config.count_stops = cl.stats;
   config.spin_max_us = cl.spin_us;
