@@ -447,6 +447,12 @@ void Dispatcher::ForEachPlugin(const char* hook, F f) {
 
 EntryDecision Dispatcher::OnSyscallEntry(SyscallStop& stop) {
   if (stop.state.nr == kControlSyscall) return HandleControl(stop);
+  entry_stop_ = &stop;
+  early_ = false;
+  struct Clear {
+    SyscallStop*& s;
+    ~Clear() { s = nullptr; }
+  } clear{entry_stop_};
   CallImpl call(*this, stop, false);
   std::unique_ptr<Pending>& pp = pending_[stop.tid];
   if (!pp) pp = std::make_unique<Pending>();
@@ -538,7 +544,13 @@ EntryDecision Dispatcher::OnSyscallEntry(SyscallStop& stop) {
 
 // The decision for a call a plugin completed, deferred or turned into a virtual-file open.
 EntryDecision Dispatcher::Conclude(CallImpl& call, SyscallStop& stop, Pending& p) {
-  if (call.deferred()) return {EntryOutcome::kDefer, 0};
+  if (call.deferred()) {
+    if (early_ && entry_stop_ == &stop) {
+      early_ = false;
+      return early_decision_;
+    }
+    return {EntryOutcome::kDefer, 0};
+  }
   if (!call.vfd_path().empty()) {
     // A new virtual descriptor: the rewritten open runs; its exit tells whether it worked.
     p.vfd_open = call.vfd_path();
@@ -558,7 +570,7 @@ bool Dispatcher::ResumeDeferred(uint64_t token, const std::function<void(Call&)>
   if (it == deferred_.end() || engine_ == nullptr) return false;
   Deferred d = it->second;
   deferred_.erase(it);
-  return engine_->FinishDeferred(d.tid, [&](SyscallStop& stop) -> EntryDecision {
+  auto run = [&](SyscallStop& stop) -> EntryDecision {
     std::unique_ptr<Pending>& pp = pending_[stop.tid];
     if (!pp) pp = std::make_unique<Pending>();
     CallImpl call(*this, stop, false);
@@ -573,7 +585,17 @@ bool Dispatcher::ResumeDeferred(uint64_t token, const std::function<void(Call&)>
     }
     if (call.TakeExitRequest()) pp->exits.push_back({d.slot, seen});
     return Conclude(call, stop, *pp);
-  });
+  };
+  if (entry_stop_ != nullptr && entry_stop_->tid == d.tid) {
+    // Deferred and answered within the same entry: the entry's decision is this one.
+    SyscallStop* self = entry_stop_;
+    entry_stop_ = nullptr;  // a nested Conclude must not take the early answer
+    early_decision_ = run(*self);
+    entry_stop_ = self;
+    early_ = true;
+    return true;
+  }
+  return engine_->FinishDeferred(d.tid, run);
 }
 
 // The epoll set (the engine's wake descriptor) exists only once a plugin posts or watches: until

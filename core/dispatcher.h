@@ -104,6 +104,11 @@ class Dispatcher final : public EngineClient {
   bool WatchFd(int fd, std::function<void()> on_readable);
   void UnwatchFd(int fd);
   Engine* engine_ = nullptr;
+  // The entry being decided now: a Resume of its own token (the answer was ready before the
+  // hook returned) is applied to it directly, as the engine has not left it waiting yet.
+  SyscallStop* entry_stop_ = nullptr;
+  bool early_ = false;
+  EntryDecision early_decision_;
   std::unordered_map<uint64_t, Deferred> deferred_;
   uint64_t defer_seq_ = 0;
   std::atomic<int> epoll_fd_{-1};  // made on first use, maybe by a plugin thread's Post
