@@ -682,6 +682,9 @@ void Dispatcher::OnWake() {
 VirtualFdTable::Entry* Dispatcher::FindVirtualFd(SyscallStop& stop) {
   const SyscallInfo* info = LookupSyscall(stop.state.nr);
   if (info == nullptr || !(info->classes & kClassFd)) return nullptr;
+  // dup/close/fcntl act on the descriptor table: the kernel's job even when a plugin that
+  // claims everything (umtrace) makes them stop.
+  if (info->classes & kClassFdTable) return nullptr;
   int a = FindArg(*info, Arg::kFd);
   if (a < 0) {
     a = FindArg(*info, Arg::kDirFd);

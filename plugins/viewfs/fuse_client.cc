@@ -494,6 +494,27 @@ struct FuseClient::Impl {
   void SetAttr(uint64_t token, const std::shared_ptr<FuseConn>& c, const Creds& cr,
                const std::string& rel, bool follow, fuse_setattr_in in);
   bool PathCall(Call& call);
+  // utimensat's times (or NULL: now) as SETATTR fields; false if they cannot be read.
+  static bool TimesToSetattr(Call& call, uint64_t addr, fuse_setattr_in* in) {
+    if (addr == 0) {
+      in->valid |= FATTR_ATIME | FATTR_MTIME | FATTR_ATIME_NOW | FATTR_MTIME_NOW;
+      return true;
+    }
+    struct timespec ts[2];
+    if (call.Read(RemotePtr<void>(addr), ts, sizeof ts) != 0) return false;
+    for (int k = 0; k < 2; ++k) {
+      if (ts[k].tv_nsec == UTIME_OMIT) continue;
+      in->valid |= k == 0 ? FATTR_ATIME : FATTR_MTIME;
+      if (ts[k].tv_nsec == UTIME_NOW) {
+        in->valid |= k == 0 ? FATTR_ATIME_NOW : FATTR_MTIME_NOW;
+      } else if (k == 0) {
+        in->atime = ts[0].tv_sec, in->atimensec = static_cast<uint32_t>(ts[0].tv_nsec);
+      } else {
+        in->mtime = ts[1].tv_sec, in->mtimensec = static_cast<uint32_t>(ts[1].tv_nsec);
+      }
+    }
+    return true;
+  }
   bool FileCall(FuseFile& f, Call& call);
 };
 
@@ -1038,23 +1059,7 @@ void FuseClient::Impl::Serve(Call& call, const std::shared_ptr<FuseConn>& c,
     }
     case SYS_utimensat: {
       fuse_setattr_in in{};
-      struct timespec ts[2];
-      if (after(1) == 0) {
-        in.valid = FATTR_ATIME | FATTR_MTIME | FATTR_ATIME_NOW | FATTR_MTIME_NOW;
-      } else {
-        if (call.Read(RemotePtr<void>(after(1)), ts, sizeof ts) != 0) return Finish(token, -EFAULT);
-        for (int k = 0; k < 2; ++k) {
-          if (ts[k].tv_nsec == UTIME_OMIT) continue;
-          in.valid |= k == 0 ? FATTR_ATIME : FATTR_MTIME;
-          if (ts[k].tv_nsec == UTIME_NOW) {
-            in.valid |= k == 0 ? FATTR_ATIME_NOW : FATTR_MTIME_NOW;
-          } else if (k == 0) {
-            in.atime = ts[0].tv_sec, in.atimensec = static_cast<uint32_t>(ts[0].tv_nsec);
-          } else {
-            in.mtime = ts[1].tv_sec, in.mtimensec = static_cast<uint32_t>(ts[1].tv_nsec);
-          }
-        }
-      }
+      if (!TimesToSetattr(call, after(1), &in)) return Finish(token, -EFAULT);
       return SetAttr(token, c, cr, rel, !(after(2) & AT_SYMLINK_NOFOLLOW), in);
     }
     case SYS_statfs: {
@@ -1186,6 +1191,19 @@ bool FuseClient::Impl::FileCall(FuseFile& f, Call& call) {
   const int nr = call.nr();
   const SyscallInfo* info = call.info();
   auto c = f.conn;
+  // futimens(fd) is utimensat(fd, NULL, ...): the file itself.
+  if (nr == SYS_utimensat && call.arg(1) == 0) {
+    fuse_setattr_in in{};
+    if (!f.dir) in.valid = FATTR_FH, in.fh = f.fh;
+    if (!TimesToSetattr(call, call.arg(2), &in)) return call.Fail(EFAULT), true;
+    uint64_t token = call.Defer();
+    if (token == 0) return call.Fail(ENOSYS), true;
+    std::string body;
+    Append(&body, in);
+    Send(c, FUSE_SETATTR, f.node, CredsOf(call), body,
+         [this, token](int err, const std::string&) { Finish(token, err); });
+    return true;
+  }
   // The file as the dirfd of a relative path (or AT_EMPTY_PATH).
   if (info != nullptr && (info->classes & kClassPath) && nr != SYS_newfstatat && nr != SYS_statx) {
     if (!PathCall(call)) call.Fail(ENOTSUP);
@@ -1213,8 +1231,10 @@ bool FuseClient::Impl::FileCall(FuseFile& f, Call& call) {
                      : nr == SYS_newfstatat ? call.arg(2)
                                             : call.arg(4);
       fuse_getattr_in in{};
-      in.getattr_flags = FUSE_GETATTR_FH;
-      in.fh = f.fh;
+      if (!f.dir) {  // as the kernel: a directory's fh is the program's OPENDIR handle
+        in.getattr_flags = FUSE_GETATTR_FH;
+        in.fh = f.fh;
+      }
       std::string body;
       Append(&body, in);
       Send(c, FUSE_GETATTR, f.node, cr, body,
@@ -1376,7 +1396,12 @@ bool FuseClient::Impl::FileCall(FuseFile& f, Call& call) {
           fuse_dirent d;
           memcpy(&d, in.data() + at, sizeof d);
           size_t rec = FUSE_DIRENT_ALIGN(sizeof(fuse_dirent) + d.namelen);
-          if (at + sizeof(fuse_dirent) + d.namelen > in.size()) break;
+          if (at + sizeof(fuse_dirent) + d.namelen > in.size()) {
+            // A reply may end in the middle of an entry (libfuse2 slices its buffer): as the
+            // kernel, drop it; the next READDIR starts from the last whole entry's offset.
+            at = in.size();
+            break;
+          }
           std::string name = in.substr(at + sizeof(fuse_dirent), d.namelen);
           size_t reclen = (19 + name.size() + 1 + 7) & ~size_t{7};
           if (out->size() + reclen > size) break;
@@ -1394,6 +1419,7 @@ bool FuseClient::Impl::FileCall(FuseFile& f, Call& call) {
           at += rec;
         }
         in.erase(0, std::min(at, in.size()));
+        if (in.size() < sizeof(fuse_dirent)) in.clear();
       };
       std::string out;
       fill(&out);
@@ -1446,8 +1472,7 @@ bool FuseClient::Impl::FileCall(FuseFile& f, Call& call) {
     case SYS_fchmod:
     case SYS_fchown: {
       fuse_setattr_in in{};
-      in.valid = FATTR_FH;
-      in.fh = f.fh;
+      if (!f.dir) in.valid = FATTR_FH, in.fh = f.fh;
       if (nr == SYS_ftruncate) {
         if (f.dir || (f.flags & O_ACCMODE) == O_RDONLY) return call.Fail(EINVAL), true;
         in.valid |= FATTR_SIZE, in.size = call.arg(1);
