@@ -3,6 +3,7 @@
 // tracee and may make trapped calls (or wait for its own worker threads) before it answers.
 #include "plugins/viewfs/fuse_client.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/fuse.h>
 #include <linux/openat2.h>
@@ -18,6 +19,7 @@
 #include <climits>
 #include <cstring>
 #include <deque>
+#include <set>
 
 #include "umview/paths.h"
 
@@ -96,9 +98,12 @@ struct FuseConn {
   bool dead = false;       // the program closed the device: calls get ENOTCONN
   bool unmounted = false;  // the program's reads get ENODEV
   uint32_t max_write = 4096;
+  bool no_access = false;   // ACCESS answered ENOSYS once
+  std::set<pid_t> servers;  // processes that read requests: the FUSE program
   uint32_t minor = 0;
   uint64_t ino = 0;   // inode of the device's FIFO, once known
   std::string point;  // view mount point ("" until mounted)
+  std::string was;    // where it was mounted, after the unmount
   dev_t dev = 0;      // st_dev shown for its files
   struct Node {
     uint64_t id;
@@ -137,7 +142,7 @@ struct FuseClient::Impl {
   // --- the protocol ----------------------------------------------------------------------
   void Send(const std::shared_ptr<FuseConn>& c, uint32_t opcode, uint64_t nodeid, const Creds& cr,
             const std::string& body, ReplyFn cb) {
-    if (c->dead || (c->unmounted && opcode != FUSE_DESTROY)) {
+    if (c->dead || c->unmounted) {
       if (cb) cb(-ENOTCONN, "");
       return;
     }
@@ -186,10 +191,25 @@ struct FuseClient::Impl {
     for (auto& [u, cb] : waiting) cb(-err, "");
   }
 
-  void Unmount(const std::shared_ptr<FuseConn>& c) {
+  // Calls waiting on the mount fail; the program gets DESTROY, then ENODEV from its reads.
+  void Unmount(const std::shared_ptr<FuseConn>& c, const Creds& cr) {
     c->unmounted = true;
+    c->was = c->point;
     c->point.clear();
     FailAll(c, ENOTCONN);
+    if (c->initialized && !c->dead) {
+      fuse_in_header h{};
+      h.len = sizeof h;
+      h.opcode = FUSE_DESTROY;
+      h.unique = ++c->seq;
+      h.uid = cr.uid, h.gid = cr.gid, h.pid = cr.pid;
+      std::string req;
+      Append(&req, h);
+      c->waiting[h.unique] = [](int, const std::string&) {};
+      c->queue.push_back(req);
+      Deliver(c);
+    }
+    if (!c->queue.empty()) return;  // the next read takes DESTROY, the one after gets ENODEV
     auto readers = std::move(c->readers);
     c->readers.clear();
     for (const auto& r : readers) host.Resume(r.token, [](Call& call) { call.Fail(ENODEV); });
@@ -256,6 +276,21 @@ struct FuseClient::Impl {
   }
 
   std::shared_ptr<FuseFile> FileByFd(Call& call, int fd);
+  // True if process `pid` has a descriptor on the FIFO with inode `ino`.
+  static bool Holds(pid_t pid, uint64_t ino) {
+    std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+    std::string want = "pipe:[" + std::to_string(ino) + "]";
+    DIR* d = opendir(dir.c_str());
+    if (d == nullptr) return false;
+    bool found = false;
+    while (dirent* e = readdir(d)) {
+      char buf[64];
+      ssize_t n = readlink((dir + "/" + e->d_name).c_str(), buf, sizeof buf - 1);
+      if (n > 0 && std::string(buf, n) == want) found = true;
+    }
+    closedir(d);
+    return found;
+  }
 
   // The view path of path argument i, lexically (symlinks under a FUSE mount are the FUSE
   // client's to follow; a symlink on the host leading into a FUSE mount is not seen).
@@ -494,6 +529,12 @@ struct FuseClient::Impl {
   void SetAttr(uint64_t token, const std::shared_ptr<FuseConn>& c, const Creds& cr,
                const std::string& rel, bool follow, fuse_setattr_in in);
   bool PathCall(Call& call);
+  static bool ModeAllows(const Creds& cr, const fuse_attr& a, int mode) {
+    const uint32_t m = a.mode;
+    if (cr.uid == 0) return !(mode & X_OK) || S_ISDIR(m) || (m & 0111);
+    int shift = cr.uid == a.uid ? 6 : cr.gid == a.gid ? 3 : 0;
+    return (((m >> shift) & 7) & mode) == mode;
+  }
   // utimensat's times (or NULL: now) as SETATTR fields; false if they cannot be read.
   static bool TimesToSetattr(Call& call, uint64_t addr, fuse_setattr_in* in) {
     if (addr == 0) {
@@ -593,10 +634,11 @@ bool FuseDevice::Intercept(Call& call) {
   auto& c = conn_;
   switch (call.nr()) {
     case SYS_read: {
-      if (c->unmounted || c->dead) return call.Fail(ENODEV), true;
+      if (c->dead || (c->unmounted && c->queue.empty())) return call.Fail(ENODEV), true;
       uint64_t token = call.Defer();
       if (token == 0) return call.Fail(ENOSYS), true;
       c->readers.push_back({token, call.arg(1), static_cast<size_t>(call.arg(2))});
+      c->servers.insert(call.pid());
       impl_->Deliver(c);
       return true;
     }
@@ -624,7 +666,7 @@ bool FuseDevice::Intercept(Call& call) {
           }
         }
       }
-      if (c->unmounted || c->dead) return call.Fail(ENODEV), true;
+      if (c->dead) return call.Fail(ENODEV), true;
       int rc = impl_->Reply(c, msg);
       call.Return(rc < 0 ? rc : static_cast<int64_t>(msg.size()));
       return true;
@@ -728,10 +770,18 @@ bool FuseClient::Impl::Mount(Call& call) {
 bool FuseClient::Impl::Umount(Call& call) {
   std::string raw, view;
   if (!ViewPath(call, 0, &raw, &view)) return false;
+  // A FUSE program whose mount was already undone (fusermount3 -u) unmounts again as it exits
+  // (libfuse asks the kernel's device for POLLERR first, which a FIFO never reports, and may
+  // have closed it already): it must not take away a newer mount at the same place.
+  for (auto& c : conns) {
+    if (c->unmounted && c->was == view &&
+        (c->servers.count(call.pid()) || (c->ino != 0 && Holds(call.pid(), c->ino)))) {
+      return call.Fail(EINVAL), true;
+    }
+  }
   for (auto& c : conns) {
     if (c->point == view) {
-      Send(c, FUSE_DESTROY, 0, CredsOf(call), "", nullptr);
-      Unmount(c);
+      Unmount(c, CredsOf(call));
       call.Return(0);
       return true;
     }
@@ -861,17 +911,23 @@ void FuseClient::Impl::Serve(Call& call, const std::shared_ptr<FuseConn>& c,
     case SYS_faccessat2: {
       const int mode = static_cast<int>(after(1));
       const bool follow = !(nr == SYS_faccessat2 && (after(2) & AT_SYMLINK_NOFOLLOW));
-      Lookup(c, cr, rel, follow, [this, token, mode, cr](Looked l) {
+      Lookup(c, cr, rel, follow, [this, c, token, mode, cr](Looked l) {
         if (l.err != 0 || !l.outside.empty()) return Finish(token, l.err ? -l.err : -EXDEV);
         if (mode == F_OK) return Finish(token, 0);
-        const uint32_t m = l.attr.mode;
-        if (cr.uid == 0) {
-          bool x_ok = !(mode & X_OK) || S_ISDIR(m) || (m & 0111);
-          return Finish(token, x_ok ? 0 : -EACCES);
+        if (!c->no_access) {
+          fuse_access_in in{};
+          in.mask = static_cast<uint32_t>(mode);
+          std::string body;
+          Append(&body, in);
+          Send(c, FUSE_ACCESS, l.id, cr, body,
+               [this, c, token, mode, cr, l](int err, const std::string&) {
+                 if (err != -ENOSYS) return Finish(token, err);
+                 c->no_access = true;  // as the kernel: never asked again, the mode bits decide
+                 Finish(token, ModeAllows(cr, l.attr, mode) ? 0 : -EACCES);
+               });
+          return;
         }
-        int shift = cr.uid == l.attr.uid ? 6 : cr.gid == l.attr.gid ? 3 : 0;
-        int have = (m >> shift) & 7;
-        Finish(token, (have & mode) == mode ? 0 : -EACCES);
+        Finish(token, ModeAllows(cr, l.attr, mode) ? 0 : -EACCES);
       });
       return;
     }
