@@ -182,6 +182,11 @@ struct FuseClient::Impl {
         call.Return(static_cast<int64_t>(req.size()));
       });
     }
+    if (c->unmounted && c->queue.empty()) {
+      auto readers = std::move(c->readers);
+      c->readers.clear();
+      for (const auto& r : readers) host.Resume(r.token, [](Call& call) { call.Fail(ENODEV); });
+    }
   }
 
   void FailAll(const std::shared_ptr<FuseConn>& c, int err) {
@@ -192,7 +197,9 @@ struct FuseClient::Impl {
   }
 
   // Calls waiting on the mount fail; the program gets DESTROY, then ENODEV from its reads.
-  void Unmount(const std::shared_ptr<FuseConn>& c, const Creds& cr) {
+  // `done` runs once the program has answered DESTROY (it has written back what it buffered),
+  // or at once if it cannot be asked.
+  void Unmount(const std::shared_ptr<FuseConn>& c, const Creds& cr, std::function<void()> done) {
     c->unmounted = true;
     c->was = c->point;
     c->point.clear();
@@ -205,14 +212,13 @@ struct FuseClient::Impl {
       h.uid = cr.uid, h.gid = cr.gid, h.pid = cr.pid;
       std::string req;
       Append(&req, h);
-      c->waiting[h.unique] = [](int, const std::string&) {};
+      c->waiting[h.unique] = [done](int, const std::string&) { done(); };
       c->queue.push_back(req);
-      Deliver(c);
+      Deliver(c);  // the next read takes DESTROY, the ones after get ENODEV
+      return;
     }
-    if (!c->queue.empty()) return;  // the next read takes DESTROY, the one after gets ENODEV
-    auto readers = std::move(c->readers);
-    c->readers.clear();
-    for (const auto& r : readers) host.Resume(r.token, [](Call& call) { call.Fail(ENODEV); });
+    Deliver(c);
+    done();
   }
 
   void DeviceGone(const std::shared_ptr<FuseConn>& c) {
@@ -781,8 +787,13 @@ bool FuseClient::Impl::Umount(Call& call) {
   }
   for (auto& c : conns) {
     if (c->point == view) {
-      Unmount(c, CredsOf(call));
-      call.Return(0);
+      // umount2 returns once the program has answered DESTROY, so that a program started
+      // next on the same image (fuse2fs) finds it written back.
+      uint64_t token = call.Defer();
+      Unmount(c, CredsOf(call), [this, token] {
+        if (token != 0) Finish(token, 0);
+      });
+      if (token == 0) call.Return(0);
       return true;
     }
   }
@@ -1593,9 +1604,21 @@ bool FuseClient::OnEntry(Call& call) {
     case SYS_umount2:
       return impl_->Umount(call);
   }
-  bool maybe = call.nr() == SYS_open || call.nr() == SYS_openat || call.nr() == SYS_openat2;
-  for (const auto& c : impl_->conns) maybe |= !c->point.empty() || c->dead;
-  if (!maybe) return false;
+  bool mounted = false;
+  for (const auto& c : impl_->conns) mounted |= !c->point.empty();
+  if (!mounted) {
+    // No FUSE mount: only an open of /dev/fuse is ours. A cheap test on the raw string keeps
+    // the other opens of every viewfs view from being resolved twice.
+    const int nr = call.nr();
+    if (nr != SYS_open && nr != SYS_openat && nr != SYS_openat2) return false;
+    std::string raw;
+    int i = nr == SYS_open ? 0 : 1;
+    if (call.InScratch(call.arg(i)) ||
+        call.ReadString(RemotePtr<char>(call.arg(i)), &raw, PATH_MAX) < 0 || raw.size() < 4 ||
+        raw.compare(raw.size() - 4, 4, "fuse") != 0) {
+      return false;
+    }
+  }
   return impl_->PathCall(call);
 }
 

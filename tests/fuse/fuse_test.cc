@@ -214,14 +214,20 @@ TEST_F(Fuse, Fuse2fsWriteRemountFsckAndTreeTools) {
                            " " + (dir_ / "disk.img") + " 16M"})
                 .exit_code,
             0);
+  // fuse2fs -f, waited for: a FUSE program writes its image back after umount returns (as with a
+  // kernel mount), and the second one must not race the first.
   RunResult r = Sh(
-      "fuse2fs disk.img $M -o fakeroot || exit 1; cat $M/d/x; echo hi > $M/new; "
+      "fuse2fs -f disk.img $M -o fakeroot >/dev/null & p=$!; "
+      "until [ -e $M/lost+found ] || ! kill -0 $p 2>/dev/null; do :; done; "
+      "cat $M/d/x; echo hi > $M/new; "
       "cp -a src/d $M/copy && diff -r src/d $M/copy && echo cp-same; "
       "tar cf t.tar -C $M copy; tar tf t.tar | sed 's,/$,,' | sort > t.list; "
       "find $M/copy | sed \"s,^$M/,,\" | sort > f.list; cmp t.list f.list && echo tar-find-same; "
       "mkdir x && tar xf t.tar -C x && diff -r src/d x/copy && echo untar-same; "
-      "rm -r $M/copy; ls $M; umount $M; "
-      "fuse2fs disk.img $M -o fakeroot || exit 1; cat $M/new; fusermount -u $M");
+      "rm -r $M/copy; ls $M; umount $M; wait $p; "
+      "fuse2fs -f disk.img $M -o fakeroot >/dev/null & p=$!; "
+      "until [ -e $M/new ] || ! kill -0 $p 2>/dev/null; do :; done; "
+      "cat $M/new; fusermount -u $M; wait $p");
   ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
   EXPECT_EQ(r.out, "hello\ncp-same\ntar-find-same\nuntar-same\nd\nlnk\nlost+found\nnew\nhi\n");
   RunResult fsck = test::Run({"e2fsck", "-fn", dir_ / "disk.img"});
