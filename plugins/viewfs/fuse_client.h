@@ -37,9 +37,7 @@ class FuseClient {
   // True if the view path is a FUSE mount point or lies under one.
   bool Under(const std::string& view) const;
 
-  // Serves path argument `raw` of `call` relative to view directory `base` (used by FUSE
-  // directories as dirfds). Defined in the .cc.
-  struct Impl;
+  struct Impl;  // the connections, the protocol and the call handlers (fuse_client.cc)
 
  private:
   std::unique_ptr<Impl> impl_;
