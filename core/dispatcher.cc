@@ -3,6 +3,8 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -79,6 +81,14 @@ class HostImpl final : public Host {
   void Log(LogLevel level, std::string_view message) override {
     LogFor(d_.slots_[slot_]->name, level, message);
   }
+  bool Resume(uint64_t token, std::function<void(Call&)> finish) override {
+    return d_.ResumeDeferred(token, finish);
+  }
+  void Post(std::function<void()> fn) override { d_.Post(std::move(fn)); }
+  bool WatchFd(int fd, std::function<void()> on_readable) override {
+    return d_.WatchFd(fd, std::move(on_readable));
+  }
+  void UnwatchFd(int fd) override { d_.UnwatchFd(fd); }
 
  private:
   Dispatcher& d_;
@@ -109,6 +119,7 @@ class CallImpl final : public Call {
   CallImpl(Dispatcher& d, SyscallStop& stop, bool at_exit)
       : d_(d), stop_(stop), at_exit_(at_exit) {}
   void set_slot(size_t slot) { slot_ = slot; }
+  size_t slot() const { return slot_; }
 
   pid_t tid() const override { return stop_.tid; }
   pid_t pid() const override { return stop_.pid; }
@@ -147,7 +158,23 @@ class CallImpl final : public Call {
     completed_ = true;
     value_ = value;
   }
-  bool completed() const override { return completed_ || !vfd_path_.empty(); }
+  bool completed() const override { return completed_ || !vfd_path_.empty() || deferred_; }
+  uint64_t Defer() override {
+    if (at_exit_ || completed() || d_.engine_ == nullptr || !d_.engine_->supports_deferral()) {
+      return 0;
+    }
+    // From now on the engine also waits on the plugin event descriptor: the answer may come
+    // from a plugin thread (Post) while every tracee is stopped.
+    {
+      std::lock_guard<std::mutex> lock(d_.post_mu_);
+      d_.EnsureEpoll();
+    }
+    deferred_ = true;
+    uint64_t token = ++d_.defer_seq_;
+    d_.deferred_[token] = {stop_.tid, slot_};
+    return token;
+  }
+  bool deferred() const { return deferred_; }
   int ReturnFile(std::shared_ptr<VirtualFile> file, int flags) override {
     if (at_exit_ || completed()) return -EINVAL;
     if (!file) return -EINVAL;
@@ -307,6 +334,7 @@ class CallImpl final : public Call {
   bool at_exit_;
   bool completed_ = false;
   bool exit_requested_ = false;
+  bool deferred_ = false;
   int64_t value_ = 0;
   size_t slot_ = 0;
   std::string vfd_path_;
@@ -315,7 +343,10 @@ class CallImpl final : public Call {
 };
 
 Dispatcher::Dispatcher() = default;
-Dispatcher::~Dispatcher() = default;
+Dispatcher::~Dispatcher() {
+  if (epoll_fd_ >= 0) close(epoll_fd_);
+  if (event_fd_ >= 0) close(event_fd_);
+}
 
 bool Dispatcher::AddPlugin(const std::string& name, Plugin* plugin, const Options& options,
                            std::string* error) {
@@ -420,6 +451,12 @@ void Dispatcher::ForEachPlugin(const char* hook, F f) {
 
 EntryDecision Dispatcher::OnSyscallEntry(SyscallStop& stop) {
   if (stop.state.nr == kControlSyscall) return HandleControl(stop);
+  entry_stop_ = &stop;
+  early_ = false;
+  struct Clear {
+    SyscallStop*& s;
+    ~Clear() { s = nullptr; }
+  } clear{entry_stop_};
   CallImpl call(*this, stop, false);
   std::unique_ptr<Pending>& pp = pending_[stop.tid];
   if (!pp) pp = std::make_unique<Pending>();
@@ -440,6 +477,16 @@ EntryDecision Dispatcher::OnSyscallEntry(SyscallStop& stop) {
     const long nr = stop.state.nr;
     call.set_slot(i);
     if (vfd != nullptr && vfd->slot == i) {
+      std::shared_ptr<VirtualFile> file = vfd->file;  // Intercept may release the entry
+      bool handled = false;
+      try {
+        handled = file->Intercept(call);
+      } catch (const std::exception& e) {
+        LogFor(s.name, LogLevel::kError, std::string("virtual file threw: ") + e.what());
+        call.Return(-EIO);
+        handled = true;
+      }
+      if (handled) return Conclude(call, stop, p);
       int64_t r;
       RunningPlugin running(s.name);
       try {
@@ -495,32 +542,163 @@ EntryDecision Dispatcher::OnSyscallEntry(SyscallStop& stop) {
       call.Return(-EIO);
     }
     if (call.TakeExitRequest()) p.exits.push_back({i, seen});
-    if (!call.vfd_path().empty()) {
-      // A new virtual descriptor: the rewritten open runs; its exit tells whether it worked.
-      p.vfd_open = call.vfd_path();
-      return {EntryOutcome::kRunReportExit, 0};
-    }
-    if (call.completed()) {
-      stop.state.ret = call.value();
-      if (stop.state.ret < -4095) {
-        // Below the kernel's errno range: the tracee would take it for a result.
-        LogFor(s.name, LogLevel::kError,
-               "returned " + std::to_string(stop.state.ret) + " from " +
-                   (LookupSyscall(nr) ? LookupSyscall(nr)->name : "?") +
-                   ", neither a result nor -errno; the call fails with EIO");
-        stop.state.ret = -EIO;
-      }
-      DeliverExits(stop, p);
-      return {EntryOutcome::kSkip, stop.state.ret};
-    }
+    if (call.completed()) return Conclude(call, stop, p);
   }
   if (!p.exits.empty()) return {EntryOutcome::kRunReportExit, 0};
   return {EntryOutcome::kRunNoExit, 0};
 }
 
+// The decision for a call a plugin completed, deferred or turned into a virtual-file open.
+EntryDecision Dispatcher::Conclude(CallImpl& call, SyscallStop& stop, Pending& p) {
+  if (call.deferred()) {
+    if (early_ && entry_stop_ == &stop) {
+      early_ = false;
+      return early_decision_;
+    }
+    return {EntryOutcome::kDefer, 0};
+  }
+  if (!call.vfd_path().empty()) {
+    // A new virtual descriptor: the rewritten open runs; its exit tells whether it worked.
+    p.vfd_open = call.vfd_path();
+    return {EntryOutcome::kRunReportExit, 0};
+  }
+  if (call.completed()) {
+    stop.state.ret = call.value();
+    if (stop.state.ret < -4095) {
+      // Below the kernel's errno range: the tracee would take it for a result.
+      const SyscallInfo* info = LookupSyscall(stop.state.nr);
+      LogFor(slots_[call.slot()]->name, LogLevel::kError,
+             "returned " + std::to_string(stop.state.ret) + " from " + (info ? info->name : "?") +
+                 ", neither a result nor -errno; the call fails with EIO");
+      stop.state.ret = -EIO;
+    }
+    DeliverExits(stop, p);
+    return {EntryOutcome::kSkip, stop.state.ret};
+  }
+  if (!p.exits.empty()) return {EntryOutcome::kRunReportExit, 0};
+  return {EntryOutcome::kRunNoExit, 0};
+}
+
+bool Dispatcher::ResumeDeferred(uint64_t token, const std::function<void(Call&)>& finish) {
+  auto it = deferred_.find(token);
+  if (it == deferred_.end() || engine_ == nullptr) return false;
+  Deferred d = it->second;
+  deferred_.erase(it);
+  auto run = [&](SyscallStop& stop) -> EntryDecision {
+    std::unique_ptr<Pending>& pp = pending_[stop.tid];
+    if (!pp) pp = std::make_unique<Pending>();
+    CallImpl call(*this, stop, false);
+    call.set_slot(d.slot);
+    const SyscallState seen = stop.state;
+    try {
+      finish(call);
+    } catch (const std::exception& e) {
+      LogFor(slots_[d.slot]->name, LogLevel::kError,
+             std::string("finishing a deferred call threw: ") + e.what());
+      call.Return(-EIO);
+    }
+    if (call.TakeExitRequest()) pp->exits.push_back({d.slot, seen});
+    return Conclude(call, stop, *pp);
+  };
+  if (entry_stop_ != nullptr && entry_stop_->tid == d.tid) {
+    // Deferred and answered within the same entry: the entry's decision is this one.
+    SyscallStop* self = entry_stop_;
+    entry_stop_ = nullptr;  // a nested Conclude must not take the early answer
+    early_decision_ = run(*self);
+    entry_stop_ = self;
+    early_ = true;
+    return true;
+  }
+  return engine_->FinishDeferred(d.tid, run);
+}
+
+// The epoll set (the engine's wake descriptor) exists only once a plugin posts or watches: until
+// then the engine blocks in plain waitpid. Called with post_mu_ held.
+bool Dispatcher::EnsureEpoll() {
+  if (epoll_fd_ >= 0) return true;
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  struct epoll_event ev {};
+  ev.events = EPOLLIN;
+  ev.data.fd = event_fd_;
+  if (ep < 0 || event_fd_ < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, event_fd_, &ev) != 0) {
+    if (ep >= 0) close(ep);
+    if (event_fd_ >= 0) close(event_fd_);
+    event_fd_ = -1;
+    return false;
+  }
+  epoll_fd_ = ep;
+  return true;
+}
+
+// Post may come from any thread: the queue is locked and the eventfd wakes the engine's wait.
+void Dispatcher::Post(std::function<void()> fn) {
+  std::lock_guard<std::mutex> lock(post_mu_);
+  if (!EnsureEpoll()) {
+    Log(LogLevel::kError, "cannot create the plugin event descriptor; a posted function is lost");
+    return;
+  }
+  posted_.push_back(std::move(fn));
+  uint64_t one = 1;
+  (void)!write(event_fd_, &one, sizeof one);
+}
+
+bool Dispatcher::WatchFd(int fd, std::function<void()> on_readable) {
+  {
+    std::lock_guard<std::mutex> lock(post_mu_);
+    if (!EnsureEpoll()) return false;
+  }
+  struct epoll_event ev {};
+  ev.events = EPOLLIN;
+  ev.data.fd = fd;
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) return false;
+  watched_[fd] = std::move(on_readable);
+  return true;
+}
+
+void Dispatcher::UnwatchFd(int fd) {
+  if (watched_.erase(fd) > 0) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+}
+
+void Dispatcher::OnWake() {
+  struct epoll_event evs[16];
+  int n = epoll_wait(epoll_fd_, evs, 16, 0);
+  for (int i = 0; i < n; ++i) {
+    int fd = evs[i].data.fd;
+    if (fd == event_fd_) {
+      uint64_t count;
+      (void)!read(event_fd_, &count, sizeof count);
+      std::vector<std::function<void()>> fns;
+      {
+        std::lock_guard<std::mutex> lock(post_mu_);
+        fns.swap(posted_);
+      }
+      for (auto& fn : fns) {
+        try {
+          fn();
+        } catch (const std::exception& e) {
+          Log(LogLevel::kError, std::string("a posted plugin function threw: ") + e.what());
+        }
+      }
+      continue;
+    }
+    auto it = watched_.find(fd);
+    if (it == watched_.end()) continue;
+    std::function<void()> cb = it->second;  // the callback may unwatch itself
+    try {
+      cb();
+    } catch (const std::exception& e) {
+      Log(LogLevel::kError, std::string("a plugin's descriptor callback threw: ") + e.what());
+    }
+  }
+}
+
 VirtualFdTable::Entry* Dispatcher::FindVirtualFd(SyscallStop& stop) {
   const SyscallInfo* info = LookupSyscall(stop.state.nr);
   if (info == nullptr || !(info->classes & kClassFd)) return nullptr;
+  // dup/close/fcntl act on the descriptor table: the kernel's job even when a plugin that
+  // claims everything (umtrace) makes them stop.
+  if (info->classes & kClassFdTable) return nullptr;
   int a = FindArg(*info, Arg::kFd);
   if (a < 0) {
     a = FindArg(*info, Arg::kDirFd);
@@ -705,6 +883,9 @@ void Dispatcher::OnExec(pid_t pid, pid_t former_tid) {
 
 void Dispatcher::OnTaskExit(pid_t tid, int wait_status) {
   pending_.erase(tid);
+  for (auto it = deferred_.begin(); it != deferred_.end();) {
+    it = it->second.tid == tid ? deferred_.erase(it) : std::next(it);
+  }
   tgid_.erase(tid);
   if (!vfds_.empty()) vfds_.ReapClosed(Tgids());
   ForEachPlugin("OnTaskExit", [&](Plugin& p) { p.OnTaskExit(tid, wait_status); });

@@ -3,8 +3,11 @@
 // control channel.
 #pragma once
 
+#include <atomic>
 #include <bitset>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -29,6 +32,8 @@ class ControlInfo {
 class Dispatcher final : public EngineClient {
  public:
   void set_control_info(ControlInfo* c) { control_ = c; }
+  // The engine serving the view, for deferred calls (Call::Defer needs supports_deferral()).
+  void set_engine(Engine* e) { engine_ = e; }
   // The plugins in load order, with their names (unloaded ones left out).
   std::vector<std::pair<std::string, Plugin*>> Stack() const;
   // Takes the outermost plugin named `name` out of the stack; false with *error if it still
@@ -50,6 +55,8 @@ class Dispatcher final : public EngineClient {
   void OnNewTask(pid_t parent_tid, pid_t tid, bool is_thread) override;
   void OnExec(pid_t pid, pid_t former_tid) override;
   void OnTaskExit(pid_t tid, int wait_status) override;
+  int wake_fd() const override { return epoll_fd_; }
+  void OnWake() override;
 
   struct Slot;
   struct Mount {
@@ -84,6 +91,31 @@ class Dispatcher final : public EngineClient {
   ControlInfo* control_ = nullptr;
   std::unordered_map<pid_t, pid_t> tgid_;  // tid -> thread group, for releasing virtual files
   std::vector<pid_t> Tgids() const;
+
+  // Deferred calls (Call::Defer / Host::Resume) and plugin events (Host::Post / WatchFd).
+  struct Deferred {
+    pid_t tid;
+    size_t slot;
+  };
+  bool ResumeDeferred(uint64_t token, const std::function<void(Call&)>& finish);
+  EntryDecision Conclude(class CallImpl& call, SyscallStop& stop, Pending& p);
+  bool EnsureEpoll();
+  void Post(std::function<void()> fn);
+  bool WatchFd(int fd, std::function<void()> on_readable);
+  void UnwatchFd(int fd);
+  Engine* engine_ = nullptr;
+  // The entry being decided now: a Resume of its own token (the answer was ready before the
+  // hook returned) is applied to it directly, as the engine has not left it waiting yet.
+  SyscallStop* entry_stop_ = nullptr;
+  bool early_ = false;
+  EntryDecision early_decision_;
+  std::unordered_map<uint64_t, Deferred> deferred_;
+  uint64_t defer_seq_ = 0;
+  std::atomic<int> epoll_fd_{-1};  // made on first use, maybe by a plugin thread's Post
+  int event_fd_ = -1;
+  std::mutex post_mu_;
+  std::vector<std::function<void()>> posted_;
+  std::unordered_map<int, std::function<void()>> watched_;
 };
 
 }  // namespace umview

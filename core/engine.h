@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -44,6 +45,10 @@ enum class EntryOutcome {
   kRunReportExit,  // run (maybe with changed number/args) and stop again at its exit
   kRunNoExit,      // run (maybe changed), no further stop: one stop in all
   kSkip,           // do not run; the tracee receives `value`: one stop in all
+  // Answer later: the thread stays stopped at this entry while the engine serves the others,
+  // until the client calls Engine::FinishDeferred for it. Only for engines whose
+  // supports_deferral() is true.
+  kDefer,
 };
 
 struct EntryDecision {
@@ -62,6 +67,11 @@ class EngineClient {
   // A successful execve; former_tid differs from pid when a non-leader thread exec'd.
   virtual void OnExec(pid_t pid, pid_t former_tid) = 0;
   virtual void OnTaskExit(pid_t tid, int wait_status) = 0;
+  // Deferral: a descriptor (or -1) the engine waits on besides the tracees' events; when it is
+  // readable the engine calls OnWake(), from which the client may call FinishDeferred. Asked
+  // before each wait, so it may appear at run time.
+  virtual int wake_fd() const { return -1; }
+  virtual void OnWake() {}
 };
 
 // Trap `nr` only when argument `arg` == value (equal) or != value (!equal).
@@ -121,6 +131,17 @@ class Engine {
   // process gets the extra filter at its next trapped call (a process that makes none keeps
   // running as it was). False with *error if it cannot be done (no scratch memory, no filter).
   virtual bool ExtendTrapped(const EngineConfig& config, std::string* error) = 0;
+  // Capability: entries may be answered kDefer. Engines without it never see kDefer (the
+  // dispatcher asks first), so they need not implement the two calls below.
+  virtual bool supports_deferral() const { return false; }
+  // Finishes the entry thread `tid` was left stopped at by kDefer: `finish` gets the stop as at
+  // that entry (registers re-read, memory usable) and returns the decision (not kDefer), which
+  // the engine applies as at any entry. Callable from EngineClient hooks (for another thread than
+  // the one being handled) and OnWake. False if tid is not waiting (it died meanwhile).
+  virtual bool FinishDeferred(pid_t tid, const std::function<EntryDecision(SyscallStop&)>& finish) {
+    (void)tid, (void)finish;
+    return false;
+  }
 };
 
 std::unique_ptr<Engine> MakePtraceEngine();

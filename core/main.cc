@@ -366,6 +366,7 @@ int Main(int argc, char** argv) {
 
   ViewControl control(view, dispatcher, *engine, plugins);
   dispatcher.set_control_info(&control);
+  dispatcher.set_engine(engine.get());
   EngineConfig config = dispatcher.MakeEngineConfig();
   config.count_stops = cl.stats;
   config.kill_on_root_exit = cl.kill_on_exit;

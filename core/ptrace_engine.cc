@@ -1,12 +1,14 @@
 // The ptrace engine: PTRACE_SEIZE + a seccomp filter with SECCOMP_RET_TRACE. A trapped call costs
 // one stop when it runs without an exit report or is skipped, two when its exit is reported.
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/shm.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -111,6 +113,7 @@ struct Task {
   bool announced = false;    // parent's clone event seen (or root)
   bool held = false;         // initial stop seen before the parent's event: resume later
   bool expect_exit = false;  // resumed with PTRACE_SYSCALL for an exit report
+  bool deferred = false;     // left stopped at a seccomp entry stop (kDefer)
   std::shared_ptr<AddressSpace> as;
   int slot = -1;
   std::unique_ptr<TraceeMemory> mem;
@@ -130,6 +133,8 @@ class PtraceEngine final : public Engine {
   pid_t root_pid() const override { return root_; }
   const std::vector<StopCounters>& counters() const override { return counters_; }
   bool ExtendTrapped(const EngineConfig& config, std::string* error) override;
+  bool supports_deferral() const override { return true; }
+  bool FinishDeferred(pid_t tid, const std::function<EntryDecision(SyscallStop&)>& finish) override;
 
  private:
   Task& GetTask(pid_t tid);
@@ -137,6 +142,9 @@ class PtraceEngine final : public Engine {
   void HandleStop(pid_t tid, int status);
   void HandleSeccomp(Task& t);
   void HandleSyscallStop(Task& t);
+  void ApplyEntry(Task& t, Regs& regs, SyscallStop& stop, const SyscallState& before,
+                  EntryDecision d);
+  pid_t WaitWithWake(int* status);
   void HandleClone(Task& t, int event);
   void HandleExec(Task& t);
   void BeginInject(Task& t);
@@ -162,6 +170,7 @@ class PtraceEngine final : public Engine {
   // Adaptive spinning before blocking in waitpid (see WaitNext).
   int64_t spin_ns_ = 0;
   int64_t spin_max_ns_ = 0;
+  int sigchld_fd_ = -1;  // signalfd for SIGCHLD: waiting on tracees and the client's wake fd
 };
 
 // True if some directory of the PATH in `env` holds a file called `name`.
@@ -356,6 +365,7 @@ pid_t PtraceEngine::WaitNext(int* status) {
     }
     spin_ns_ /= 2;
   }
+  if (sigchld_fd_ >= 0) return WaitWithWake(status);
   return waitpid(-1, status, __WALL);
 }
 
@@ -366,6 +376,14 @@ int PtraceEngine::Run(EngineClient& client) {
       CPU_COUNT(&cpus) > 1) {
     spin_max_ns_ = config_.spin_max_us * 1000;
     spin_ns_ = spin_max_ns_;
+  }
+  // The command was started with the signal mask umview inherited; from here on umview takes
+  // SIGCHLD through a descriptor so that it can wait on tracees and plugin events together.
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  if (sigprocmask(SIG_BLOCK, &chld, nullptr) == 0) {
+    sigchld_fd_ = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
   }
   while (!tasks_.empty()) {
     int status;
@@ -532,6 +550,17 @@ void PtraceEngine::HandleSeccomp(Task& t) {
   }
   SyscallState before = stop.state;
   EntryDecision d = client_->OnSyscallEntry(stop);
+  ApplyEntry(t, regs, stop, before, d);
+}
+
+// Writes an entry decision into the thread's registers and resumes it (or leaves it stopped,
+// for kDefer, until FinishDeferred).
+void PtraceEngine::ApplyEntry(Task& t, Regs& regs, SyscallStop& stop, const SyscallState& before,
+                              EntryDecision d) {
+  if (d.outcome == EntryOutcome::kDefer) {
+    t.deferred = true;
+    return;
+  }
   long nr = before.nr;
   if (config_.count_stops && nr >= 0 && nr < static_cast<long>(counters_.size())) {
     auto& c = counters_[nr];
@@ -555,6 +584,44 @@ void PtraceEngine::HandleSeccomp(Task& t) {
   if (changed && regs.Store(t.tid) != 0) return;
   t.expect_exit = d.outcome == EntryOutcome::kRunReportExit;
   Resume(t);
+}
+
+bool PtraceEngine::FinishDeferred(pid_t tid,
+                                  const std::function<EntryDecision(SyscallStop&)>& finish) {
+  auto it = tasks_.find(tid);
+  if (it == tasks_.end() || !it->second->deferred) return false;
+  Task& t = *it->second;
+  t.deferred = false;
+  Regs regs;
+  // Still in its seccomp stop unless SIGKILLed meanwhile (waitpid will report that).
+  if (regs.Fetch(t.tid) != 0) return false;
+  SyscallStop stop = MakeStop(t, regs);
+  SyscallState before = stop.state;
+  EntryDecision d = finish(stop);  // kDefer again leaves it waiting
+  ApplyEntry(t, regs, stop, before, d);
+  return true;
+}
+
+// Waits for a tracee event or the client's wake descriptor, whichever comes first. SIGCHLD is
+// blocked and read from a signalfd, so an event arriving between the non-blocking waitpid and
+// poll still wakes poll. (A ptrace stop of a tracee sends its tracer SIGCHLD.)
+pid_t PtraceEngine::WaitWithWake(int* status) {
+  while (true) {
+    int wake = client_->wake_fd();
+    if (wake < 0) return waitpid(-1, status, __WALL);
+    struct signalfd_siginfo si;
+    while (read(sigchld_fd_, &si, sizeof si) == sizeof si) {
+    }
+    pid_t tid = waitpid(-1, status, __WALL | WNOHANG);
+    if (tid != 0) return tid;
+    struct pollfd fds[2] = {{sigchld_fd_, POLLIN, 0}, {wake, POLLIN, 0}};
+    if (poll(fds, 2, -1) < 0 && errno != EINTR) return -1;
+    if (fds[1].revents & POLLIN) client_->OnWake();
+    if (tasks_.empty()) {
+      errno = ECHILD;
+      return -1;
+    }
+  }
 }
 
 void PtraceEngine::HandleSyscallStop(Task& t) {

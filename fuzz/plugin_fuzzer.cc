@@ -47,6 +47,12 @@ struct Rule {
 
 class FakeHost final : public Host {
  public:
+  // No engine behind the harness: nothing can be answered later, as on an engine without
+  // deferral (Call::Defer returns 0).
+  bool Resume(uint64_t, std::function<void(Call&)>) override { return false; }
+  void Post(std::function<void()>) override {}
+  bool WatchFd(int, std::function<void()>) override { return false; }
+  void UnwatchFd(int) override {}
   void ClaimSyscall(int nr) override { claimed_.insert(nr); }
   void HandleSyscall(int nr, std::function<void(Call&)> hook) override {
     hooks_[nr] = std::move(hook);
@@ -91,6 +97,7 @@ class FakeHost final : public Host {
 // One tracee thread's call; memory is the fuzzer's bytes plus a scratch area the plugin fills.
 class FakeCall final : public Call {
  public:
+  uint64_t Defer() override { return 0; }
   FakeCall(int nr, const uint64_t* args, std::vector<uint8_t>* mem, std::vector<uint8_t>* scratch)
       : nr_(nr), mem_(mem), scratch_(scratch) {
     std::memcpy(args_, args, sizeof args_);

@@ -69,6 +69,11 @@ class VirtualFile {
   // A file that stands in for a socket implements them; the default is the kernel's answer for
   // a descriptor that is not a socket.
   virtual int64_t SocketCall(Call& call) { return (void)call, -ENOTSOCK; }
+  // Every call on this file (as fd, or as the dirfd of a relative path) comes here first, with
+  // the whole call. Return true if it was handled here: completed (Call::Return, ReturnFile) or
+  // deferred (Call::Defer). False lets the methods above serve it. For files that answer later
+  // (a read waiting for data) or take calls the methods above do not cover.
+  virtual bool Intercept(Call& call) { return (void)call, false; }
 };
 
 // A system call stopped at entry (or exit) in one tracee thread, as seen by one plugin.
@@ -153,6 +158,12 @@ class Call {
   // Copies `len` bytes into this thread's scratch area (read-only for the tracee) and returns
   // its address; valid until the call returns. Null if no scratch could be set up.
   virtual RemotePtr<void> PutScratch(const void* data, size_t len) = 0;
+
+  // Answer later: the thread stays stopped in this call while umview serves the other tracees,
+  // until Host::Resume(token, ...). Returns the token, or 0 if the engine cannot defer (then the
+  // plugin must answer now). After a successful Defer the hook returns without completing the
+  // call, and inner plugins do not see it.
+  virtual uint64_t Defer() = 0;
 };
 
 // Services the core offers a plugin. Registration may change at run time; a class of calls the
@@ -180,6 +191,21 @@ class Host {
   // The plugin will rewrite arguments (needs per-process scratch memory).
   virtual void NeedScratch() = 0;
   virtual void Log(LogLevel level, std::string_view message) = 0;
+
+  // Deferred calls and events. All but Post are for the tracer thread only (hooks, functions
+  // run by Post, WatchFd callbacks).
+  // Finishes a call deferred with Call::Defer: `finish` gets the call as at its entry and
+  // completes it (Return, ReturnFile), defers it again, or changes it and lets the kernel run it
+  // (inner plugins do not see it again). False if the thread has gone meanwhile (then `finish`
+  // is not called).
+  virtual bool Resume(uint64_t token, std::function<void(Call&)> finish) = 0;
+  // Runs fn on the tracer thread soon. Callable from any thread. The tracer waits on these
+  // events once the plugin has deferred a call or watched a descriptor; before that, fn runs at
+  // the next tracee event.
+  virtual void Post(std::function<void()> fn) = 0;
+  // Calls on_readable on the tracer thread whenever fd is readable, until UnwatchFd(fd).
+  virtual bool WatchFd(int fd, std::function<void()> on_readable) = 0;
+  virtual void UnwatchFd(int fd) = 0;
 };
 
 class Plugin {

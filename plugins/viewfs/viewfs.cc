@@ -18,6 +18,7 @@
 #include <cstring>
 #include <deque>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <tuple>
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "plugins/viewfs/exec_image.h"
+#include "plugins/viewfs/fuse_client.h"
 #include "plugins/viewfs/mount_table.h"
 #include "plugins/viewfs/union.h"
 #include "umview/paths.h"
@@ -114,6 +116,8 @@ class ViewFs final : public Plugin {
     }
     host.AddMount("/");  // symlinks and dirfds can lead anywhere: every path call is ours
     host.NeedScratch();
+    fuse_ = std::make_unique<FuseClient>(
+        host, [this](Call& call, int dirfd, int* err) { return Base(call, dirfd, err); });
     for (int nr : {SYS_bind, SYS_connect, SYS_sendto, SYS_getsockname, SYS_getpeername}) {
       host.ClaimSyscall(nr);  // AF_UNIX socket paths
     }
@@ -149,6 +153,7 @@ class ViewFs final : public Plugin {
     // The thread's previous call is over, unless this is that call restarted by the kernel
     // (its path arguments still point at what viewfs placed, and at the held directories).
     if (!held_.empty() && !Restarted(call)) ReleaseHeld(call.tid());
+    if (fuse_->OnEntry(call)) return;  // /dev/fuse, FUSE mounts and the calls under them
     switch (call.nr()) {
       case SYS_getcwd:
         return GetCwd(call);
@@ -213,6 +218,7 @@ class ViewFs final : public Plugin {
   }
 
   void OnExit(Call& call) override {
+    if (fuse_->OnExit(call)) return;
     if (call.nr() == SYS_getsockname || call.nr() == SYS_getpeername) {
       UnixNameExit(call);
     } else if (call.nr() == SYS_getdents64) {
@@ -1497,6 +1503,7 @@ class ViewFs final : public Plugin {
   }
 
   MountTable table_;
+  std::unique_ptr<FuseClient> fuse_;               // FUSE in a view (fuse_client.h)
   std::vector<std::pair<uint64_t, Option>> opts_;  // the option behind each mount, by seq
   std::vector<std::string> tmpdirs_;
   std::string skeleton_;  // private tree of directories leading to mount points (AddSkeleton)

@@ -1,0 +1,1679 @@
+// FUSE in a view; see fuse_client.h. Every call under a FUSE mount is deferred (Call::Defer)
+// and finished from the reply: the tracer never blocks on the FUSE program, which is itself a
+// tracee and may make trapped calls (or wait for its own worker threads) before it answers.
+#include "plugins/viewfs/fuse_client.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/fuse.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <deque>
+#include <set>
+
+#include "umview/paths.h"
+
+namespace umview::viewfs {
+namespace {
+
+constexpr uint32_t kProtoMinor = 31;  // what we offer; the program may answer lower
+constexpr size_t kMaxRead = 128 * 1024;
+constexpr size_t kMaxReply = 4 * 1024 * 1024;
+constexpr int kMaxLinks = 40;
+
+struct Creds {
+  uint32_t uid = 0, gid = 0, pid = 0;
+  mode_t umask = 022;
+};
+
+using ReplyFn = std::function<void(int err, const std::string& payload)>;
+
+std::vector<std::string> Components(const std::string& rel) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < rel.size()) {
+    size_t j = rel.find('/', i);
+    if (j == std::string::npos) j = rel.size();
+    if (j > i) out.push_back(rel.substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
+}
+
+std::string JoinRel(const std::string& a, const std::string& b) {
+  return a.empty() ? b : b.empty() ? a : a + "/" + b;
+}
+
+std::string ParentRel(const std::string& rel) {
+  size_t k = rel.rfind('/');
+  return k == std::string::npos ? "" : rel.substr(0, k);
+}
+
+template <typename T>
+void Append(std::string* s, const T& v) {
+  s->append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+
+// The struct a reply carries, zero-filled when the program sent a shorter (older) one.
+template <typename T>
+T Take(const std::string& payload, size_t at = 0) {
+  T v{};
+  if (payload.size() > at) memcpy(&v, payload.data() + at, std::min(sizeof v, payload.size() - at));
+  return v;
+}
+
+// fuse_attr.rdev is the kernel's "new" device encoding.
+dev_t DecodeDev(uint32_t r) {
+  return makedev((r >> 8) & 0xfff, (r & 0xff) | ((r >> 12) & 0xfff00));
+}
+uint32_t EncodeDev(dev_t d) {
+  uint32_t ma = major(d), mi = minor(d);
+  return (mi & 0xff) | (ma << 8) | ((mi & ~0xffu) << 12);
+}
+
+}  // namespace
+
+// One connection: a /dev/fuse opened in the view, and the mount made with it.
+struct FuseConn {
+  uint64_t seq = 0;
+  std::deque<std::string> queue;  // requests the program has not read yet
+  struct Reader {
+    uint64_t token;
+    uint64_t buf;
+    size_t size;
+  };
+  std::deque<Reader> readers;           // the program's reads waiting for a request
+  std::map<uint64_t, ReplyFn> waiting;  // by unique
+  bool init_queued = false, initialized = false;
+  bool dead = false;       // the program closed the device: calls get ENOTCONN
+  bool unmounted = false;  // the program's reads get ENODEV
+  uint32_t max_write = 4096;
+  bool no_access = false;   // ACCESS answered ENOSYS once
+  std::set<pid_t> servers;  // processes that read requests: the FUSE program
+  uint32_t minor = 0;
+  uint64_t ino = 0;   // inode of the device's FIFO, once known
+  std::string point;  // view mount point ("" until mounted)
+  std::string was;    // where it was mounted, after the unmount
+  dev_t dev = 0;      // st_dev shown for its files
+  struct Node {
+    uint64_t id;
+    uint64_t nlookup;
+    uint32_t mode;
+  };
+  std::map<std::string, Node> nodes;  // by path below the mount point
+};
+
+namespace {
+
+struct Looked {
+  int err = 0;
+  uint64_t parent = FUSE_ROOT_ID;
+  std::string name;  // last component ("" for the root)
+  std::string rel;   // resolved path below the mount point
+  uint64_t id = 0;   // 0: not looked up (or ENOENT)
+  fuse_attr attr{};
+  std::string outside;  // a symlink led out of the mount: this view path instead
+};
+
+}  // namespace
+
+class FuseFile;
+
+struct FuseClient::Impl {
+  Impl(Host& h, BaseFn b) : host(h), base(std::move(b)) {}
+  Host& host;
+  BaseFn base;
+  std::vector<std::shared_ptr<FuseConn>> conns;
+  std::map<pid_t, std::shared_ptr<FuseConn>> opening_dev;   // open of /dev/fuse in flight
+  std::map<pid_t, std::shared_ptr<FuseFile>> opening_file;  // open of a FUSE file in flight
+  std::map<uint64_t, std::weak_ptr<FuseFile>> files_by_ino;
+  uint32_t next_dev = 0;
+
+  // --- the protocol ----------------------------------------------------------------------
+  void Send(const std::shared_ptr<FuseConn>& c, uint32_t opcode, uint64_t nodeid, const Creds& cr,
+            const std::string& body, ReplyFn cb) {
+    if (c->dead || c->unmounted) {
+      if (cb) cb(-ENOTCONN, "");
+      return;
+    }
+    fuse_in_header h{};
+    h.len = static_cast<uint32_t>(sizeof h + body.size());
+    h.opcode = opcode;
+    h.unique = ++c->seq;
+    h.nodeid = nodeid;
+    h.uid = cr.uid;
+    h.gid = cr.gid;
+    h.pid = cr.pid;
+    std::string req;
+    Append(&req, h);
+    req += body;
+    if (opcode != FUSE_FORGET)
+      c->waiting[h.unique] = cb ? std::move(cb) : [](int, const std::string&) {};
+    c->queue.push_back(std::move(req));
+    Deliver(c);
+  }
+
+  // Hands queued requests to waiting reads of the program. Until INIT is answered only INIT
+  // goes out (a library answers other requests before INIT with EIO).
+  void Deliver(const std::shared_ptr<FuseConn>& c) {
+    while (!c->readers.empty() && !c->queue.empty()) {
+      const std::string& next = c->queue.front();
+      uint32_t op = Take<fuse_in_header>(next).opcode;
+      if (!c->initialized && op != FUSE_INIT) break;
+      FuseConn::Reader r = c->readers.front();
+      c->readers.pop_front();
+      std::string req = std::move(c->queue.front());
+      c->queue.pop_front();
+      host.Resume(r.token, [req, r](Call& call) {
+        if (req.size() > r.size) return call.Fail(EINVAL);
+        if (call.Write(RemotePtr<void>(r.buf), req.data(), req.size()) != 0) {
+          return call.Fail(EFAULT);
+        }
+        call.Return(static_cast<int64_t>(req.size()));
+      });
+    }
+    if (c->unmounted && c->queue.empty()) {
+      auto readers = std::move(c->readers);
+      c->readers.clear();
+      for (const auto& r : readers) host.Resume(r.token, [](Call& call) { call.Fail(ENODEV); });
+    }
+  }
+
+  void FailAll(const std::shared_ptr<FuseConn>& c, int err) {
+    auto waiting = std::move(c->waiting);
+    c->waiting.clear();
+    c->queue.clear();
+    for (auto& [u, cb] : waiting) cb(-err, "");
+  }
+
+  // Calls waiting on the mount fail; the program gets DESTROY, then ENODEV from its reads.
+  // `done` runs once the program has answered DESTROY (it has written back what it buffered),
+  // or at once if it cannot be asked.
+  void Unmount(const std::shared_ptr<FuseConn>& c, const Creds& cr, std::function<void()> done) {
+    c->unmounted = true;
+    c->was = c->point;
+    c->point.clear();
+    FailAll(c, ENOTCONN);
+    if (c->initialized && !c->dead) {
+      fuse_in_header h{};
+      h.len = sizeof h;
+      h.opcode = FUSE_DESTROY;
+      h.unique = ++c->seq;
+      h.uid = cr.uid, h.gid = cr.gid, h.pid = cr.pid;
+      std::string req;
+      Append(&req, h);
+      c->waiting[h.unique] = [done](int, const std::string&) { done(); };
+      c->queue.push_back(req);
+      Deliver(c);  // the next read takes DESTROY, the ones after get ENODEV
+      return;
+    }
+    Deliver(c);
+    done();
+  }
+
+  void DeviceGone(const std::shared_ptr<FuseConn>& c) {
+    c->dead = true;
+    FailAll(c, ENOTCONN);
+  }
+
+  // A reply written by the program: returns 0 or -errno for its write().
+  int Reply(const std::shared_ptr<FuseConn>& c, const std::string& msg) {
+    if (msg.size() < sizeof(fuse_out_header)) return -EINVAL;
+    fuse_out_header h = Take<fuse_out_header>(msg);
+    if (h.len != msg.size()) return -EINVAL;
+    if (h.unique == 0) return 0;  // a notification: nothing we cache needs it
+    auto it = c->waiting.find(h.unique);
+    if (it == c->waiting.end()) return -ENOENT;
+    ReplyFn cb = std::move(it->second);
+    c->waiting.erase(it);
+    if (h.error > 0 || h.error < -4095) h.error = -EIO;
+    cb(h.error, msg.substr(sizeof h));
+    return 0;
+  }
+
+  void QueueInit(const std::shared_ptr<FuseConn>& c) {
+    fuse_init_in in{};
+    in.major = FUSE_KERNEL_VERSION;
+    in.minor = kProtoMinor;
+    in.max_readahead = kMaxRead;
+    in.flags = FUSE_ASYNC_READ | FUSE_BIG_WRITES | FUSE_ATOMIC_O_TRUNC;
+    std::string body;
+    Append(&body, in);
+    c->init_queued = true;
+    std::weak_ptr<FuseConn> w = c;
+    Send(c, FUSE_INIT, 0, Creds{}, body, [this, w](int err, const std::string& p) {
+      auto c = w.lock();
+      if (!c) return;
+      fuse_init_out out = Take<fuse_init_out>(p);
+      if (err != 0 || out.major != FUSE_KERNEL_VERSION) {
+        host.Log(LogLevel::kWarning, "FUSE program at " + c->point + " refused INIT");
+        DeviceGone(c);
+        return;
+      }
+      c->minor = out.minor;
+      c->max_write = std::max<uint32_t>(4096, out.max_write);
+      c->initialized = true;
+      Deliver(c);
+    });
+  }
+
+  // --- paths ------------------------------------------------------------------------------
+  std::shared_ptr<FuseConn> MountFor(const std::string& view, std::string* rel) const {
+    std::shared_ptr<FuseConn> best;
+    for (const auto& c : conns) {
+      if (c->point.empty() || !PathUnder(view, c->point)) continue;
+      if (!best || c->point.size() > best->point.size()) best = c;
+    }
+    if (best && rel)
+      *rel = view.size() > best->point.size()
+                 ? view.substr(best->point.size() + (best->point == "/" ? 0 : 1))
+                 : "";
+    return best;
+  }
+
+  std::shared_ptr<FuseFile> FileByFd(Call& call, int fd);
+  // True if process `pid` has a descriptor on the FIFO with inode `ino`.
+  static bool Holds(pid_t pid, uint64_t ino) {
+    std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+    std::string want = "pipe:[" + std::to_string(ino) + "]";
+    DIR* d = opendir(dir.c_str());
+    if (d == nullptr) return false;
+    bool found = false;
+    while (dirent* e = readdir(d)) {
+      char buf[64];
+      ssize_t n = readlink((dir + "/" + e->d_name).c_str(), buf, sizeof buf - 1);
+      if (n > 0 && std::string(buf, n) == want) found = true;
+    }
+    closedir(d);
+    return found;
+  }
+
+  // The view path of path argument i, lexically (symlinks under a FUSE mount are the FUSE
+  // client's to follow; a symlink on the host leading into a FUSE mount is not seen).
+  bool ViewPath(Call& call, int i, std::string* raw, std::string* view);
+
+  void Lookup(const std::shared_ptr<FuseConn>& c, const Creds& cr, const std::string& rel,
+              bool follow_last, std::function<void(Looked)> cb) {
+    auto st = std::make_shared<std::pair<std::deque<std::string>, int>>();
+    for (auto& s : Components(rel)) st->first.push_back(std::move(s));
+    st->second = 0;
+    Step(c, cr, st, "", FUSE_ROOT_ID, follow_last, std::move(cb));
+  }
+
+  // One component of a walk. `done` is the resolved path so far, `id` its node.
+  void Step(const std::shared_ptr<FuseConn>& c, const Creds& cr,
+            std::shared_ptr<std::pair<std::deque<std::string>, int>> st, std::string done,
+            uint64_t id, bool follow_last, std::function<void(Looked)> cb) {
+    auto& todo = st->first;
+    while (!todo.empty() && (todo.front() == "." || todo.front() == "..")) {
+      if (todo.front() == "..") {
+        if (done.empty()) {  // above the mount point: back in the host's tree
+          std::string rest;
+          for (auto& s : todo) rest += "/" + s;
+          Looked l;
+          l.outside = NormalizePath(c->point + "/" + rest);
+          return cb(l);
+        }
+        done = ParentRel(done);
+        id = done.empty() ? FUSE_ROOT_ID : c->nodes[done].id;
+      }
+      todo.pop_front();
+    }
+    if (todo.empty()) {
+      // The path names a directory already resolved (or the root): its attributes.
+      std::string body;
+      Append(&body, fuse_getattr_in{});
+      Send(c, FUSE_GETATTR, id, cr, body, [cb, id, done](int err, const std::string& p) {
+        Looked l;
+        l.err = -err;
+        l.id = id;
+        l.rel = done;
+        l.name = done.empty() ? "" : done.substr(done.rfind('/') + 1);
+        l.attr = Take<fuse_attr_out>(p).attr;
+        cb(l);
+      });
+      return;
+    }
+    std::string name = todo.front();
+    todo.pop_front();
+    bool last = todo.empty();
+    std::string rel = JoinRel(done, name);
+    if (!last) {
+      auto it = c->nodes.find(rel);
+      if (it != c->nodes.end() && S_ISDIR(it->second.mode)) {
+        return Step(c, cr, st, rel, it->second.id, follow_last, std::move(cb));
+      }
+    }
+    std::string body = name + '\0';
+    std::weak_ptr<FuseConn> w = c;
+    Send(c, FUSE_LOOKUP, id, cr, body,
+         [this, w, cr, st, done, id, name, rel, last, follow_last, cb](int err,
+                                                                       const std::string& p) {
+           auto c = w.lock();
+           Looked l;
+           l.parent = id;
+           l.name = name;
+           l.rel = rel;
+           if (!c) return (void)(l.err = ENOTCONN, cb(l));
+           fuse_entry_out e = Take<fuse_entry_out>(p);
+           if (err == 0 && e.nodeid == 0) err = -ENOENT;  // a negative entry
+           if (err != 0) {
+             l.err = -err;
+             if (l.err == ENOENT && !last) l.err = ENOENT;
+             return cb(l);
+           }
+           Remember(c, rel, e);
+           const uint32_t mode = e.attr.mode;
+           if (S_ISLNK(mode) && (!last || follow_last)) {
+             if (++st->second > kMaxLinks) return (void)(l.err = ELOOP, cb(l));
+             Send(c, FUSE_READLINK, e.nodeid, cr, "",
+                  [this, w, cr, st, done, id, follow_last, cb](int err, const std::string& t) {
+                    auto c = w.lock();
+                    if (!c || err != 0 || t.empty()) {
+                      Looked l;
+                      l.err = !c ? ENOTCONN : err != 0 ? -err : ENOENT;
+                      return cb(l);
+                    }
+                    std::string target = t;
+                    if (target[0] == '/') {
+                      std::string rest;
+                      for (auto& s : st->first) rest += "/" + s;
+                      std::string v = NormalizePath(target + rest);
+                      std::string inner;
+                      if (MountFor(v, &inner) == c) {
+                        return Lookup(c, cr, inner, follow_last, cb);
+                      }
+                      Looked l;
+                      l.outside = v;
+                      return cb(l);
+                    }
+                    auto parts = Components(target);
+                    st->first.insert(st->first.begin(), parts.begin(), parts.end());
+                    Step(c, cr, st, done, id, follow_last, cb);
+                  });
+             return;
+           }
+           if (last) {
+             l.id = e.nodeid;
+             l.attr = e.attr;
+             return cb(l);
+           }
+           if (!S_ISDIR(mode)) return (void)(l.err = ENOTDIR, cb(l));
+           Step(c, cr, st, rel, e.nodeid, follow_last, cb);
+         });
+  }
+
+  void Remember(const std::shared_ptr<FuseConn>& c, const std::string& rel,
+                const fuse_entry_out& e) {
+    auto it = c->nodes.find(rel);
+    if (it != c->nodes.end() && it->second.id != e.nodeid) {
+      Forget(c, it->second);
+      it = c->nodes.end();
+      c->nodes.erase(rel);
+    }
+    if (it == c->nodes.end()) {
+      c->nodes[rel] = {e.nodeid, 1, e.attr.mode};
+    } else {
+      ++it->second.nlookup;
+      it->second.mode = e.attr.mode;
+    }
+  }
+
+  void Forget(const std::shared_ptr<FuseConn>& c, const FuseConn::Node& n) {
+    fuse_forget_in f{};
+    f.nlookup = n.nlookup;
+    std::string body;
+    Append(&body, f);
+    Send(c, FUSE_FORGET, n.id, Creds{}, body, nullptr);
+  }
+
+  // A name removed or renamed: its nodes (and those below it) are looked up afresh next time.
+  void Drop(const std::shared_ptr<FuseConn>& c, const std::string& rel) {
+    for (auto it = c->nodes.begin(); it != c->nodes.end();) {
+      if (it->first == rel ||
+          (it->first.size() > rel.size() && it->first.compare(0, rel.size() + 1, rel + "/") == 0)) {
+        Forget(c, it->second);
+        it = c->nodes.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  // --- results into the tracee --------------------------------------------------------------
+  struct stat ToStat(const std::shared_ptr<FuseConn>& c, const fuse_attr& a) {
+    struct stat st {};
+    st.st_dev = c->dev;
+    st.st_ino = a.ino;
+    st.st_mode = a.mode;
+    st.st_nlink = a.nlink;
+    st.st_uid = a.uid;
+    st.st_gid = a.gid;
+    st.st_rdev = DecodeDev(a.rdev);
+    st.st_size = static_cast<off_t>(a.size);
+    st.st_blksize = a.blksize ? a.blksize : 4096;
+    st.st_blocks = static_cast<blkcnt_t>(a.blocks);
+    st.st_atim = {static_cast<time_t>(a.atime), static_cast<long>(a.atimensec)};
+    st.st_mtim = {static_cast<time_t>(a.mtime), static_cast<long>(a.mtimensec)};
+    st.st_ctim = {static_cast<time_t>(a.ctime), static_cast<long>(a.ctimensec)};
+    return st;
+  }
+
+  struct statx ToStatx(const std::shared_ptr<FuseConn>& c, const fuse_attr& a) {
+    struct statx x {};
+    x.stx_mask = STATX_BASIC_STATS;
+    x.stx_blksize = a.blksize ? a.blksize : 4096;
+    x.stx_nlink = a.nlink;
+    x.stx_uid = a.uid;
+    x.stx_gid = a.gid;
+    x.stx_mode = static_cast<uint16_t>(a.mode);
+    x.stx_ino = a.ino;
+    x.stx_size = a.size;
+    x.stx_blocks = a.blocks;
+    x.stx_atime = {static_cast<int64_t>(a.atime), a.atimensec, 0};
+    x.stx_mtime = {static_cast<int64_t>(a.mtime), a.mtimensec, 0};
+    x.stx_ctime = {static_cast<int64_t>(a.ctime), a.ctimensec, 0};
+    dev_t r = DecodeDev(a.rdev);
+    x.stx_rdev_major = major(r);
+    x.stx_rdev_minor = minor(r);
+    x.stx_dev_major = major(c->dev);
+    x.stx_dev_minor = minor(c->dev);
+    return x;
+  }
+
+  // Answers the deferred call `token` with `value` (and writes `data` at `addr` first).
+  void Finish(uint64_t token, int64_t value, uint64_t addr = 0, std::string data = "") {
+    host.Resume(token, [value, addr, data = std::move(data)](Call& call) {
+      if (value >= 0 && !data.empty() &&
+          call.Write(RemotePtr<void>(addr), data.data(), data.size()) != 0) {
+        return call.Fail(EFAULT);
+      }
+      call.Return(value);
+    });
+  }
+
+  void FinishStat(const std::shared_ptr<FuseConn>& c, uint64_t token, int nr, uint64_t buf,
+                  const fuse_attr& a) {
+    if (nr == SYS_statx) {
+      struct statx x = ToStatx(c, a);
+      return Finish(token, 0, buf, std::string(reinterpret_cast<char*>(&x), sizeof x));
+    }
+    struct stat st = ToStat(c, a);
+    Finish(token, 0, buf, std::string(reinterpret_cast<char*>(&st), sizeof st));
+  }
+
+  Creds CredsOf(Call& call) {
+    Creds cr;
+    Call::ProcessState ps{};
+    if (call.GetProcessState(&ps) == 0) {
+      cr.uid = ps.fsuid;
+      cr.gid = ps.fsgid;
+      cr.umask = ps.umask;
+    }
+    cr.pid = static_cast<uint32_t>(call.pid());
+    return cr;
+  }
+
+  // --- serving calls ----------------------------------------------------------------------
+  bool OpenDevice(Call& call, int flags);
+  bool Mount(Call& call);
+  bool Umount(Call& call);
+  void Serve(Call& call, const std::shared_ptr<FuseConn>& c, const std::vector<std::string>& rels,
+             const std::vector<int>& args);
+  void Open(Call& call, uint64_t token, const std::shared_ptr<FuseConn>& c, const Creds& cr,
+            const std::string& rel, int flags, mode_t mode);
+  void SetAttr(uint64_t token, const std::shared_ptr<FuseConn>& c, const Creds& cr,
+               const std::string& rel, bool follow, fuse_setattr_in in);
+  bool PathCall(Call& call);
+  static bool ModeAllows(const Creds& cr, const fuse_attr& a, int mode) {
+    const uint32_t m = a.mode;
+    if (cr.uid == 0) return !(mode & X_OK) || S_ISDIR(m) || (m & 0111);
+    int shift = cr.uid == a.uid ? 6 : cr.gid == a.gid ? 3 : 0;
+    return (((m >> shift) & 7) & mode) == mode;
+  }
+  // utimensat's times (or NULL: now) as SETATTR fields; false if they cannot be read.
+  static bool TimesToSetattr(Call& call, uint64_t addr, fuse_setattr_in* in) {
+    if (addr == 0) {
+      in->valid |= FATTR_ATIME | FATTR_MTIME | FATTR_ATIME_NOW | FATTR_MTIME_NOW;
+      return true;
+    }
+    struct timespec ts[2];
+    if (call.Read(RemotePtr<void>(addr), ts, sizeof ts) != 0) return false;
+    for (int k = 0; k < 2; ++k) {
+      if (ts[k].tv_nsec == UTIME_OMIT) continue;
+      in->valid |= k == 0 ? FATTR_ATIME : FATTR_MTIME;
+      if (ts[k].tv_nsec == UTIME_NOW) {
+        in->valid |= k == 0 ? FATTR_ATIME_NOW : FATTR_MTIME_NOW;
+      } else if (k == 0) {
+        in->atime = ts[0].tv_sec, in->atimensec = static_cast<uint32_t>(ts[0].tv_nsec);
+      } else {
+        in->mtime = ts[1].tv_sec, in->mtimensec = static_cast<uint32_t>(ts[1].tv_nsec);
+      }
+    }
+    return true;
+  }
+  bool FileCall(FuseFile& f, Call& call);
+};
+
+// A file or directory opened under a FUSE mount: the tracee holds a virtual descriptor.
+class FuseFile final : public VirtualFile, public std::enable_shared_from_this<FuseFile> {
+ public:
+  FuseFile(FuseClient::Impl* impl, std::shared_ptr<FuseConn> c, uint64_t node, uint64_t fh,
+           int flags, bool dir, std::string rel, Creds cr)
+      : impl(impl),
+        conn(std::move(c)),
+        node(node),
+        fh(fh),
+        flags(flags),
+        dir(dir),
+        rel(std::move(rel)),
+        creds(cr) {}
+  int Fstat(struct stat* st) override {
+    *st = {};
+    st->st_mode = dir ? S_IFDIR | 0755 : S_IFREG | 0644;
+    return 0;
+  }
+  bool Intercept(Call& call) override { return impl->FileCall(*this, call); }
+  void Release() override {
+    if (conn->dead || conn->unmounted) return;
+    fuse_release_in in{};
+    in.fh = fh;
+    in.flags = static_cast<uint32_t>(flags);
+    std::string body;
+    Append(&body, in);
+    if (!dir) {
+      fuse_flush_in fl{};
+      fl.fh = fh;
+      std::string fb;
+      Append(&fb, fl);
+      impl->Send(conn, FUSE_FLUSH, node, creds, fb, nullptr);
+    }
+    impl->Send(conn, dir ? FUSE_RELEASEDIR : FUSE_RELEASE, node, creds, body, nullptr);
+  }
+
+  FuseClient::Impl* impl;
+  std::shared_ptr<FuseConn> conn;
+  uint64_t node;
+  uint64_t fh;
+  int flags;
+  bool dir;
+  std::string rel;
+  Creds creds;
+  uint64_t pos = 0;
+  // Directory stream: entries read from the program but not yet given to the tracee.
+  std::string pending_dents;
+  uint64_t dir_off = 0;
+  bool dir_eof = false;
+};
+
+// The view's /dev/fuse as the FUSE program holds it.
+class FuseDevice final : public VirtualFile {
+ public:
+  FuseDevice(FuseClient::Impl* impl, std::shared_ptr<FuseConn> c)
+      : impl_(impl), conn_(std::move(c)) {}
+  int Fstat(struct stat* st) override {
+    *st = {};
+    st->st_mode = S_IFCHR | 0666;
+    st->st_rdev = makedev(10, 229);
+    return 0;
+  }
+  bool Intercept(Call& call) override;
+  void Release() override { impl_->DeviceGone(conn_); }
+
+ private:
+  // Reads an iovec array / a buffer of the program's write.
+  FuseClient::Impl* impl_;
+  std::shared_ptr<FuseConn> conn_;
+};
+
+bool FuseDevice::Intercept(Call& call) {
+  auto& c = conn_;
+  switch (call.nr()) {
+    case SYS_read: {
+      if (c->dead || (c->unmounted && c->queue.empty())) return call.Fail(ENODEV), true;
+      uint64_t token = call.Defer();
+      if (token == 0) return call.Fail(ENOSYS), true;
+      c->readers.push_back({token, call.arg(1), static_cast<size_t>(call.arg(2))});
+      c->servers.insert(call.pid());
+      impl_->Deliver(c);
+      return true;
+    }
+    case SYS_write:
+    case SYS_writev: {
+      std::string msg;
+      if (call.nr() == SYS_write) {
+        size_t n = std::min<size_t>(call.arg(2), kMaxReply);
+        msg.resize(n);
+        if (call.Read(RemotePtr<void>(call.arg(1)), msg.data(), n) != 0)
+          return call.Fail(EFAULT), true;
+      } else {
+        size_t cnt = std::min<size_t>(call.arg(2), 1024);
+        std::vector<iovec> iov(cnt);
+        if (cnt && call.Read(RemotePtr<void>(call.arg(1)), iov.data(), cnt * sizeof(iovec)) != 0) {
+          return call.Fail(EFAULT), true;
+        }
+        for (const iovec& v : iov) {
+          if (msg.size() + v.iov_len > kMaxReply) return call.Fail(EINVAL), true;
+          size_t at = msg.size();
+          msg.resize(at + v.iov_len);
+          if (v.iov_len && call.Read(RemotePtr<void>(reinterpret_cast<uint64_t>(v.iov_base)),
+                                     msg.data() + at, v.iov_len) != 0) {
+            return call.Fail(EFAULT), true;
+          }
+        }
+      }
+      if (c->dead) return call.Fail(ENODEV), true;
+      int rc = impl_->Reply(c, msg);
+      call.Return(rc < 0 ? rc : static_cast<int64_t>(msg.size()));
+      return true;
+    }
+    case SYS_ioctl:
+      return call.Fail(ENOTTY), true;  // FUSE_DEV_IOC_CLONE: libfuse falls back to one fd
+  }
+  return false;
+}
+
+std::shared_ptr<FuseFile> FuseClient::Impl::FileByFd(Call& call, int fd) {
+  char buf[64];
+  std::string p = "/proc/" + std::to_string(call.tid()) + "/fd/" + std::to_string(fd);
+  ssize_t n = readlink(p.c_str(), buf, sizeof buf - 1);
+  if (n <= 0) return nullptr;
+  buf[n] = 0;
+  unsigned long long ino = 0;
+  if (sscanf(buf, "pipe:[%llu]", &ino) != 1) return nullptr;
+  auto it = files_by_ino.find(ino);
+  if (it == files_by_ino.end()) return nullptr;
+  return it->second.lock();
+}
+
+bool FuseClient::Impl::ViewPath(Call& call, int i, std::string* raw, std::string* view) {
+  const SyscallInfo* info = call.info();
+  if (call.arg(i) == 0 || call.InScratch(call.arg(i))) return false;
+  if (call.ReadString(RemotePtr<char>(call.arg(i)), raw, PATH_MAX) < 0) return false;
+  if (raw->empty()) return false;
+  if ((*raw)[0] == '/') {
+    *view = NormalizePath(*raw);
+    return true;
+  }
+  int dirfd = AT_FDCWD;
+  if (i > 0 && info->args[i - 1] == Arg::kDirFd) dirfd = static_cast<int>(call.arg(i - 1));
+  if (dirfd != AT_FDCWD) {
+    if (auto f = FileByFd(call, dirfd)) {
+      *view = NormalizePath(f->conn->point + "/" + f->rel + "/" + *raw);
+      return true;
+    }
+  }
+  int err = 0;
+  std::string b = base(call, dirfd, &err);
+  if (err != 0) return false;
+  *view = NormalizePath(b + "/" + *raw);
+  return true;
+}
+
+bool FuseClient::Impl::OpenDevice(Call& call, int flags) {
+  auto c = std::make_shared<FuseConn>();
+  c->dev = makedev(0, 0x4600 + (next_dev++ & 0xff));
+  if (int rc = call.ReturnFile(std::make_shared<FuseDevice>(this, c), flags); rc < 0) {
+    call.Return(rc);
+    return true;
+  }
+  call.RequestExit();  // to learn the descriptor's inode (mount names the device by fd)
+  conns.push_back(c);
+  opening_dev[call.tid()] = c;
+  return true;
+}
+
+bool FuseClient::Impl::Mount(Call& call) {
+  std::string type;
+  if (call.ReadString(RemotePtr<char>(call.arg(2)), &type, 256) < 0) return false;
+  if (type != "fuse" && type != "fuseblk" && type.rfind("fuse.", 0) != 0 &&
+      type.rfind("fuseblk.", 0) != 0) {
+    return false;
+  }
+  std::string data, raw, view;
+  if (call.arg(4) == 0 || call.ReadString(RemotePtr<char>(call.arg(4)), &data, 4096) < 0 ||
+      !ViewPath(call, 1, &raw, &view)) {
+    return call.Fail(EINVAL), true;
+  }
+  int fd = -1;
+  for (size_t i = 0; i < data.size();) {
+    size_t j = data.find(',', i);
+    if (j == std::string::npos) j = data.size();
+    std::string o = data.substr(i, j - i);
+    if (o.rfind("fd=", 0) == 0) fd = atoi(o.c_str() + 3);
+    i = j + 1;
+  }
+  char buf[64];
+  std::string p = "/proc/" + std::to_string(call.tid()) + "/fd/" + std::to_string(fd);
+  ssize_t n = fd < 0 ? -1 : readlink(p.c_str(), buf, sizeof buf - 1);
+  unsigned long long ino = 0;
+  if (n > 0) buf[n] = 0;
+  if (n <= 0 || sscanf(buf, "pipe:[%llu]", &ino) != 1) return call.Fail(EINVAL), true;
+  std::shared_ptr<FuseConn> c;
+  for (auto& x : conns) {
+    if (x->ino == ino) c = x;
+  }
+  if (!c || !c->point.empty() || c->unmounted || c->dead) return call.Fail(EINVAL), true;
+  for (auto& x : conns) {
+    if (x->point == view) return call.Fail(EBUSY), true;
+  }
+  c->point = view;
+  QueueInit(c);
+  call.Return(0);
+  return true;
+}
+
+bool FuseClient::Impl::Umount(Call& call) {
+  std::string raw, view;
+  if (!ViewPath(call, 0, &raw, &view)) return false;
+  // A FUSE program whose mount was already undone (fusermount3 -u) unmounts again as it exits
+  // (libfuse asks the kernel's device for POLLERR first, which a FIFO never reports, and may
+  // have closed it already): it must not take away a newer mount at the same place.
+  for (auto& c : conns) {
+    if (c->unmounted && c->was == view &&
+        (c->servers.count(call.pid()) || (c->ino != 0 && Holds(call.pid(), c->ino)))) {
+      return call.Fail(EINVAL), true;
+    }
+  }
+  for (auto& c : conns) {
+    if (c->point == view) {
+      // umount2 returns once the program has answered DESTROY, so that a program started
+      // next on the same image (fuse2fs) finds it written back.
+      uint64_t token = call.Defer();
+      Unmount(c, CredsOf(call), [this, token] {
+        if (token != 0) Finish(token, 0);
+      });
+      if (token == 0) call.Return(0);
+      return true;
+    }
+  }
+  return false;
+}
+
+void FuseClient::Impl::SetAttr(uint64_t token, const std::shared_ptr<FuseConn>& c, const Creds& cr,
+                               const std::string& rel, bool follow, fuse_setattr_in in) {
+  Lookup(c, cr, rel, follow, [this, token, c, cr, in](Looked l) {
+    if (l.err != 0 || !l.outside.empty()) return Finish(token, l.err ? -l.err : -EXDEV);
+    std::string body;
+    Append(&body, in);
+    Send(c, FUSE_SETATTR, l.id, cr, body,
+         [this, token](int err, const std::string&) { Finish(token, err); });
+  });
+}
+
+void FuseClient::Impl::Open(Call& call, uint64_t token, const std::shared_ptr<FuseConn>& c,
+                            const Creds& cr, const std::string& rel, int flags, mode_t mode) {
+  (void)call;
+  const bool follow = !(flags & O_NOFOLLOW);
+  Lookup(c, cr, rel, follow, [this, token, c, cr, rel, flags, mode](Looked l) {
+    auto give = [this, token, c, cr, flags](uint64_t node, uint64_t fh, bool dir,
+                                            const std::string& rel) {
+      auto f = std::make_shared<FuseFile>(this, c, node, fh, flags, dir, rel, cr);
+      host.Resume(token, [this, f, flags](Call& call) {
+        int rc = call.ReturnFile(f, flags);
+        if (rc < 0) return call.Return(rc);
+        call.RequestExit();
+        opening_file[call.tid()] = f;
+      });
+    };
+    if (!l.outside.empty()) return Finish(token, -EXDEV);
+    if (l.err == ENOENT && (flags & O_CREAT) && !l.name.empty()) {
+      fuse_create_in in{};
+      in.flags = static_cast<uint32_t>(flags & ~(O_CREAT | O_EXCL | O_NOCTTY));
+      in.mode = S_IFREG | (mode & 07777 & ~cr.umask);
+      in.umask = cr.umask;
+      std::string body;
+      Append(&body, in);
+      body += l.name + '\0';
+      std::string frel = l.rel;
+      Send(c, FUSE_CREATE, l.parent, cr, body,
+           [this, token, c, frel, give](int err, const std::string& p) {
+             if (err != 0) return Finish(token, err);
+             fuse_entry_out e = Take<fuse_entry_out>(p);
+             fuse_open_out o = Take<fuse_open_out>(p, sizeof(fuse_entry_out));
+             Remember(c, frel, e);
+             give(e.nodeid, o.fh, false, frel);
+           });
+      return;
+    }
+    if (l.err != 0) return Finish(token, -l.err);
+    if ((flags & O_CREAT) && (flags & O_EXCL)) return Finish(token, -EEXIST);
+    const uint32_t m = l.attr.mode;
+    if (S_ISLNK(m)) return Finish(token, -ELOOP);  // O_NOFOLLOW on a symlink
+    const int acc = flags & O_ACCMODE;
+    if (S_ISDIR(m)) {
+      if (acc != O_RDONLY || (flags & O_CREAT)) return Finish(token, -EISDIR);
+      fuse_open_in in{};
+      in.flags = static_cast<uint32_t>(flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC));
+      std::string body;
+      Append(&body, in);
+      Send(c, FUSE_OPENDIR, l.id, cr, body, [this, token, give, l](int err, const std::string& p) {
+        if (err != 0) return Finish(token, err);
+        give(l.id, Take<fuse_open_out>(p).fh, true, l.rel);
+      });
+      return;
+    }
+    if (flags & O_DIRECTORY) return Finish(token, -ENOTDIR);
+    if (!S_ISREG(m)) return Finish(token, -ENXIO);  // devices and FIFOs of a FUSE fs: not served
+    fuse_open_in in{};
+    in.flags = static_cast<uint32_t>(flags & ~(O_CREAT | O_EXCL | O_NOCTTY));
+    std::string body;
+    Append(&body, in);
+    Send(c, FUSE_OPEN, l.id, cr, body, [this, token, give, l](int err, const std::string& p) {
+      if (err != 0) return Finish(token, err);
+      give(l.id, Take<fuse_open_out>(p).fh, false, l.rel);
+    });
+  });
+}
+
+// A path call with all its path arguments under FUSE mount `c` (rels below its mount point).
+void FuseClient::Impl::Serve(Call& call, const std::shared_ptr<FuseConn>& c,
+                             const std::vector<std::string>& rels, const std::vector<int>& args) {
+  if (c->dead) return call.Fail(ENOTCONN);
+  const int nr = call.nr();
+  const int first = args[0];
+  const Creds cr = CredsOf(call);
+  const std::string rel = rels[0];
+  auto a = [&](int i) { return call.arg(i); };
+  // Arguments after the path (their index relative to it).
+  auto after = [&](int k) { return call.arg(first + k); };
+  switch (nr) {
+    case SYS_chdir:
+      return call.Fail(ENOTSUP);  // the kernel cannot have a cwd in a virtual directory
+    case SYS_execve:
+    case SYS_execveat:
+      return call.Fail(EACCES);
+    default:
+      break;
+  }
+  uint64_t token = call.Defer();
+  if (token == 0) return call.Fail(ENOSYS);
+  switch (nr) {
+    case SYS_stat:
+    case SYS_lstat:
+    case SYS_newfstatat:
+    case SYS_statx: {
+      bool follow = nr == SYS_stat;
+      uint64_t buf = after(1);
+      if (nr == SYS_newfstatat) follow = !(after(2) & AT_SYMLINK_NOFOLLOW);
+      if (nr == SYS_statx) {
+        follow = !(after(1) & AT_SYMLINK_NOFOLLOW);
+        buf = after(3);
+      }
+      Lookup(c, cr, rel, follow, [this, c, token, nr, buf](Looked l) {
+        if (!l.outside.empty()) return Finish(token, -EXDEV);
+        if (l.err != 0) return Finish(token, -l.err);
+        FinishStat(c, token, nr, buf, l.attr);
+      });
+      return;
+    }
+    case SYS_access:
+    case SYS_faccessat:
+    case SYS_faccessat2: {
+      const int mode = static_cast<int>(after(1));
+      const bool follow = !(nr == SYS_faccessat2 && (after(2) & AT_SYMLINK_NOFOLLOW));
+      Lookup(c, cr, rel, follow, [this, c, token, mode, cr](Looked l) {
+        if (l.err != 0 || !l.outside.empty()) return Finish(token, l.err ? -l.err : -EXDEV);
+        if (mode == F_OK) return Finish(token, 0);
+        if (!c->no_access) {
+          fuse_access_in in{};
+          in.mask = static_cast<uint32_t>(mode);
+          std::string body;
+          Append(&body, in);
+          Send(c, FUSE_ACCESS, l.id, cr, body,
+               [this, c, token, mode, cr, l](int err, const std::string&) {
+                 if (err != -ENOSYS) return Finish(token, err);
+                 c->no_access = true;  // as the kernel: never asked again, the mode bits decide
+                 Finish(token, ModeAllows(cr, l.attr, mode) ? 0 : -EACCES);
+               });
+          return;
+        }
+        Finish(token, ModeAllows(cr, l.attr, mode) ? 0 : -EACCES);
+      });
+      return;
+    }
+    case SYS_open:
+    case SYS_openat:
+    case SYS_creat:
+    case SYS_openat2: {
+      int flags;
+      mode_t mode;
+      if (nr == SYS_creat) {
+        flags = O_CREAT | O_WRONLY | O_TRUNC;
+        mode = static_cast<mode_t>(after(1));
+      } else if (nr == SYS_openat2) {
+        open_how how{};
+        if (call.Read(RemotePtr<void>(after(1)), &how, std::min<size_t>(sizeof how, after(2))) !=
+            0) {
+          return Finish(token, -EFAULT);
+        }
+        flags = static_cast<int>(how.flags);
+        mode = static_cast<mode_t>(how.mode);
+      } else {
+        flags = static_cast<int>(after(1));
+        mode = static_cast<mode_t>(after(2));
+      }
+      return Open(call, token, c, cr, rel, flags, mode);
+    }
+    case SYS_readlink:
+    case SYS_readlinkat: {
+      uint64_t buf = after(1);
+      size_t size = after(2);
+      Lookup(c, cr, rel, false, [this, c, cr, token, buf, size](Looked l) {
+        if (l.err != 0) return Finish(token, -l.err);
+        if (!S_ISLNK(l.attr.mode)) return Finish(token, -EINVAL);
+        Send(c, FUSE_READLINK, l.id, cr, "",
+             [this, token, buf, size](int err, const std::string& t) {
+               if (err != 0) return Finish(token, err);
+               std::string s = t.substr(0, size);
+               Finish(token, static_cast<int64_t>(s.size()), buf, s);
+             });
+      });
+      return;
+    }
+    case SYS_mkdir:
+    case SYS_mkdirat:
+    case SYS_mknod:
+    case SYS_mknodat:
+    case SYS_symlink:
+    case SYS_symlinkat: {
+      std::string parent = ParentRel(rel), name = rel.substr(rel.rfind('/') + 1);
+      if (rel.empty()) return Finish(token, -EEXIST);
+      uint32_t op;
+      std::string body;
+      if (nr == SYS_mkdir || nr == SYS_mkdirat) {
+        op = FUSE_MKDIR;
+        fuse_mkdir_in in{};
+        in.mode = static_cast<uint32_t>(after(1) & 07777 & ~cr.umask);
+        in.umask = cr.umask;
+        Append(&body, in);
+        body += name + '\0';
+      } else if (nr == SYS_mknod || nr == SYS_mknodat) {
+        op = FUSE_MKNOD;
+        fuse_mknod_in in{};
+        mode_t m = static_cast<mode_t>(after(1));
+        if ((m & S_IFMT) == 0) m |= S_IFREG;
+        in.mode = static_cast<uint32_t>((m & S_IFMT) | (m & 07777 & ~cr.umask));
+        in.rdev = EncodeDev(static_cast<dev_t>(after(2)));
+        in.umask = cr.umask;
+        Append(&body, in);
+        body += name + '\0';
+      } else {
+        op = FUSE_SYMLINK;
+        std::string target;
+        if (call.ReadString(RemotePtr<char>(a(0)), &target, PATH_MAX) < 0) {
+          return Finish(token, -EFAULT);
+        }
+        body = name + '\0' + target + '\0';
+      }
+      Lookup(c, cr, parent, true, [this, c, cr, token, op, body, rel](Looked l) {
+        if (l.err != 0 || !l.outside.empty()) return Finish(token, l.err ? -l.err : -EXDEV);
+        if (!S_ISDIR(l.attr.mode)) return Finish(token, -ENOTDIR);
+        Send(c, op, l.id, cr, body, [this, c, token, rel](int err, const std::string& p) {
+          if (err == 0) Remember(c, rel, Take<fuse_entry_out>(p));
+          Finish(token, err);
+        });
+      });
+      return;
+    }
+    case SYS_unlink:
+    case SYS_unlinkat:
+    case SYS_rmdir: {
+      bool dir = nr == SYS_rmdir || (nr == SYS_unlinkat && (after(1) & AT_REMOVEDIR));
+      if (rel.empty()) return Finish(token, -EBUSY);
+      std::string parent = ParentRel(rel), name = rel.substr(rel.rfind('/') + 1);
+      Lookup(c, cr, parent, true, [this, c, cr, token, dir, name, rel](Looked l) {
+        if (l.err != 0 || !l.outside.empty()) return Finish(token, l.err ? -l.err : -EXDEV);
+        Send(c, dir ? FUSE_RMDIR : FUSE_UNLINK, l.id, cr, name + '\0',
+             [this, c, token, rel](int err, const std::string&) {
+               if (err == 0) Drop(c, rel);
+               Finish(token, err);
+             });
+      });
+      return;
+    }
+    case SYS_rename:
+    case SYS_renameat:
+    case SYS_renameat2:
+    case SYS_link:
+    case SYS_linkat: {
+      const std::string to = rels[1];
+      if (rel.empty() || to.empty()) return Finish(token, -EBUSY);
+      const bool link = nr == SYS_link || nr == SYS_linkat;
+      const uint32_t rflags = nr == SYS_renameat2 ? static_cast<uint32_t>(a(4)) : 0;
+      Lookup(c, cr, ParentRel(rel), true, [=, this](Looked from) {
+        if (from.err != 0 || !from.outside.empty()) {
+          return Finish(token, from.err ? -from.err : -EXDEV);
+        }
+        Lookup(c, cr, ParentRel(to), true, [=, this](Looked dst) {
+          if (dst.err != 0 || !dst.outside.empty()) {
+            return Finish(token, dst.err ? -dst.err : -EXDEV);
+          }
+          const std::string oldname = rel.substr(rel.rfind('/') + 1);
+          const std::string newname = to.substr(to.rfind('/') + 1);
+          if (link) {
+            Lookup(c, cr, rel, false, [=, this](Looked src) {
+              if (src.err != 0) return Finish(token, -src.err);
+              fuse_link_in in{};
+              in.oldnodeid = src.id;
+              std::string body;
+              Append(&body, in);
+              body += newname + '\0';
+              Send(c, FUSE_LINK, dst.id, cr, body, [=, this](int err, const std::string& p) {
+                if (err == 0) Remember(c, to, Take<fuse_entry_out>(p));
+                Finish(token, err);
+              });
+            });
+            return;
+          }
+          std::string body;
+          uint32_t op = FUSE_RENAME;
+          if (rflags != 0) {
+            op = FUSE_RENAME2;
+            fuse_rename2_in in{};
+            in.newdir = dst.id;
+            in.flags = rflags;
+            Append(&body, in);
+          } else {
+            fuse_rename_in in{};
+            in.newdir = dst.id;
+            Append(&body, in);
+          }
+          body += oldname + '\0' + newname + '\0';
+          Send(c, op, from.id, cr, body, [=, this](int err, const std::string&) {
+            if (err == 0) {
+              Drop(c, rel);
+              Drop(c, to);
+            }
+            Finish(token, err);
+          });
+        });
+      });
+      return;
+    }
+    case SYS_chmod:
+    case SYS_fchmodat: {
+      fuse_setattr_in in{};
+      in.valid = FATTR_MODE;
+      in.mode = static_cast<uint32_t>(after(1) & 07777);
+      return SetAttr(token, c, cr, rel, true, in);
+    }
+    case SYS_chown:
+    case SYS_lchown:
+    case SYS_fchownat: {
+      fuse_setattr_in in{};
+      const uint32_t uid = static_cast<uint32_t>(after(1)), gid = static_cast<uint32_t>(after(2));
+      if (uid != UINT32_MAX) in.valid |= FATTR_UID, in.uid = uid;
+      if (gid != UINT32_MAX) in.valid |= FATTR_GID, in.gid = gid;
+      bool follow = nr == SYS_chown || (nr == SYS_fchownat && !(after(3) & AT_SYMLINK_NOFOLLOW));
+      return SetAttr(token, c, cr, rel, follow, in);
+    }
+    case SYS_truncate: {
+      fuse_setattr_in in{};
+      in.valid = FATTR_SIZE;
+      in.size = after(1);
+      return SetAttr(token, c, cr, rel, true, in);
+    }
+    case SYS_utimensat: {
+      fuse_setattr_in in{};
+      if (!TimesToSetattr(call, after(1), &in)) return Finish(token, -EFAULT);
+      return SetAttr(token, c, cr, rel, !(after(2) & AT_SYMLINK_NOFOLLOW), in);
+    }
+    case SYS_statfs: {
+      uint64_t buf = after(1);
+      Lookup(c, cr, rel, true, [this, c, cr, token, buf](Looked l) {
+        if (l.err != 0) return Finish(token, -l.err);
+        Send(c, FUSE_STATFS, l.id, cr, "", [this, token, buf](int err, const std::string& p) {
+          if (err != 0) return Finish(token, err);
+          fuse_kstatfs k = Take<fuse_statfs_out>(p).st;
+          struct statfs s {};
+          s.f_type = 0x65735546;  // FUSE_SUPER_MAGIC
+          s.f_bsize = k.bsize;
+          s.f_blocks = k.blocks;
+          s.f_bfree = k.bfree;
+          s.f_bavail = k.bavail;
+          s.f_files = k.files;
+          s.f_ffree = k.ffree;
+          s.f_namelen = k.namelen;
+          s.f_frsize = k.frsize ? k.frsize : k.bsize;
+          Finish(token, 0, buf, std::string(reinterpret_cast<char*>(&s), sizeof s));
+        });
+      });
+      return;
+    }
+    case SYS_getxattr:
+    case SYS_lgetxattr:
+    case SYS_listxattr:
+    case SYS_llistxattr:
+    case SYS_setxattr:
+    case SYS_lsetxattr:
+    case SYS_removexattr:
+    case SYS_lremovexattr: {
+      const bool list = nr == SYS_listxattr || nr == SYS_llistxattr;
+      const bool follow =
+          nr == SYS_getxattr || nr == SYS_listxattr || nr == SYS_setxattr || nr == SYS_removexattr;
+      std::string name;
+      if (!list && call.ReadString(RemotePtr<char>(after(1)), &name, 256) < 0) {
+        return Finish(token, -EFAULT);
+      }
+      uint32_t op;
+      std::string body;
+      uint64_t out = 0;
+      size_t size = 0;
+      if (nr == SYS_setxattr || nr == SYS_lsetxattr) {
+        op = FUSE_SETXATTR;
+        size = std::min<size_t>(after(3), 65536);
+        std::string value(size, '\0');
+        if (size && call.Read(RemotePtr<void>(after(2)), value.data(), size) != 0) {
+          return Finish(token, -EFAULT);
+        }
+        fuse_setxattr_in in{};
+        in.size = static_cast<uint32_t>(size);
+        in.flags = static_cast<uint32_t>(after(4));
+        // Before 7.33 (or without FUSE_SETXATTR_EXT) the struct is the first 8 bytes.
+        body.append(reinterpret_cast<char*>(&in), 8);
+        body += name + '\0' + value;
+      } else if (nr == SYS_removexattr || nr == SYS_lremovexattr) {
+        op = FUSE_REMOVEXATTR;
+        body = name + '\0';
+      } else {
+        op = list ? FUSE_LISTXATTR : FUSE_GETXATTR;
+        out = list ? after(1) : after(2);
+        size = std::min<size_t>(list ? after(2) : after(3), 65536);
+        fuse_getxattr_in in{};
+        in.size = static_cast<uint32_t>(size);
+        Append(&body, in);
+        if (!list) body += name + '\0';
+      }
+      Lookup(c, cr, rel, follow, [=, this](Looked l) {
+        if (l.err != 0 || !l.outside.empty()) return Finish(token, l.err ? -l.err : -EXDEV);
+        Send(c, op, l.id, cr, body, [=, this](int err, const std::string& p) {
+          if (err == -ENOSYS) err = op == FUSE_LISTXATTR ? 0 : -EOPNOTSUPP;
+          if (err != 0) return Finish(token, err);
+          if (op == FUSE_SETXATTR || op == FUSE_REMOVEXATTR) return Finish(token, 0);
+          if (size == 0) return Finish(token, Take<fuse_getxattr_out>(p).size);
+          if (p.size() > size) return Finish(token, -ERANGE);
+          Finish(token, static_cast<int64_t>(p.size()), out, p);
+        });
+      });
+      return;
+    }
+    default:
+      return Finish(token, -ENOTSUP);
+  }
+}
+
+// Path calls: `dirfd` arguments that are FUSE directories are followed here too.
+bool FuseClient::Impl::PathCall(Call& call) {
+  const SyscallInfo* info = call.info();
+  if (info == nullptr || !(info->classes & kClassPath)) return false;
+  std::vector<std::string> rels;
+  std::vector<int> args;
+  std::shared_ptr<FuseConn> conn;
+  bool other = false;  // a path outside every FUSE mount
+  for (int i = 0; i < info->nargs; ++i) {
+    if (info->args[i] != Arg::kPath) continue;
+    std::string raw, view, rel;
+    if (!ViewPath(call, i, &raw, &view)) {
+      other = true;
+      continue;
+    }
+    if (view == "/dev/fuse" && rels.empty() &&
+        (call.nr() == SYS_open || call.nr() == SYS_openat || call.nr() == SYS_openat2)) {
+      int flags = static_cast<int>(call.arg(call.nr() == SYS_open ? 1 : 2));
+      if (call.nr() == SYS_openat2) {
+        open_how how{};
+        call.Read(RemotePtr<void>(call.arg(2)), &how, std::min<size_t>(sizeof how, call.arg(3)));
+        flags = static_cast<int>(how.flags);
+      }
+      return OpenDevice(call, flags);
+    }
+    auto c = MountFor(view, &rel);
+    if (!c) {
+      other = true;
+      continue;
+    }
+    if (conn && conn != c) return call.Fail(EXDEV), true;
+    conn = c;
+    rels.push_back(rel);
+    args.push_back(i);
+  }
+  if (!conn) return false;
+  if (other) return call.Fail(EXDEV), true;  // rename/link between a FUSE mount and elsewhere
+  Serve(call, conn, rels, args);
+  return true;
+}
+
+bool FuseClient::Impl::FileCall(FuseFile& f, Call& call) {
+  const int nr = call.nr();
+  const SyscallInfo* info = call.info();
+  auto c = f.conn;
+  // futimens(fd) is utimensat(fd, NULL, ...): the file itself.
+  if (nr == SYS_utimensat && call.arg(1) == 0) {
+    fuse_setattr_in in{};
+    if (!f.dir) in.valid = FATTR_FH, in.fh = f.fh;
+    if (!TimesToSetattr(call, call.arg(2), &in)) return call.Fail(EFAULT), true;
+    uint64_t token = call.Defer();
+    if (token == 0) return call.Fail(ENOSYS), true;
+    std::string body;
+    Append(&body, in);
+    Send(c, FUSE_SETATTR, f.node, CredsOf(call), body,
+         [this, token](int err, const std::string&) { Finish(token, err); });
+    return true;
+  }
+  // The file as the dirfd of a relative path (or AT_EMPTY_PATH).
+  if (info != nullptr && (info->classes & kClassPath) && nr != SYS_newfstatat && nr != SYS_statx) {
+    if (!PathCall(call)) call.Fail(ENOTSUP);
+    return true;
+  }
+  if (nr == SYS_newfstatat || nr == SYS_statx) {
+    std::string raw;
+    call.ReadString(RemotePtr<char>(call.arg(1)), &raw, PATH_MAX);
+    if (!raw.empty()) {
+      if (!PathCall(call)) call.Fail(ENOTSUP);
+      return true;
+    }
+  }
+  if (c->dead) return call.Fail(ENOTCONN), true;
+  if (c->unmounted) return call.Fail(EIO), true;
+  std::shared_ptr<FuseFile> self = f.shared_from_this();
+  const Creds cr = CredsOf(call);
+  switch (nr) {
+    case SYS_fstat:
+    case SYS_newfstatat:
+    case SYS_statx: {
+      uint64_t token = call.Defer();
+      if (token == 0) return call.Fail(ENOSYS), true;
+      uint64_t buf = nr == SYS_fstat        ? call.arg(1)
+                     : nr == SYS_newfstatat ? call.arg(2)
+                                            : call.arg(4);
+      fuse_getattr_in in{};
+      if (!f.dir) {  // as the kernel: a directory's fh is the program's OPENDIR handle
+        in.getattr_flags = FUSE_GETATTR_FH;
+        in.fh = f.fh;
+      }
+      std::string body;
+      Append(&body, in);
+      Send(c, FUSE_GETATTR, f.node, cr, body,
+           [this, c, token, nr, buf](int err, const std::string& p) {
+             if (err != 0) return Finish(token, err);
+             FinishStat(c, token, nr == SYS_fstat ? SYS_newfstatat : nr, buf,
+                        Take<fuse_attr_out>(p).attr);
+           });
+      return true;
+    }
+    case SYS_read:
+    case SYS_pread64:
+    case SYS_readv:
+    case SYS_preadv:
+    case SYS_preadv2: {
+      if (f.dir) return call.Fail(EISDIR), true;
+      if ((f.flags & O_ACCMODE) == O_WRONLY) return call.Fail(EBADF), true;
+      uint64_t buf = call.arg(1);
+      size_t size = call.arg(2);
+      bool positioned = nr == SYS_pread64 || nr == SYS_preadv || nr == SYS_preadv2;
+      uint64_t off = nr == SYS_pread64                     ? call.arg(3)
+                     : (nr == SYS_read || nr == SYS_readv) ? f.pos
+                                                           : call.arg(3);
+      if (nr == SYS_preadv2 && static_cast<int64_t>(call.arg(3)) == -1)
+        positioned = false, off = f.pos;
+      if (nr == SYS_readv || nr == SYS_preadv || nr == SYS_preadv2) {
+        // The first non-empty buffer only: a short read, which readv allows.
+        size_t cnt = std::min<size_t>(call.arg(2), 1024);
+        std::vector<iovec> iov(cnt);
+        if (cnt && call.Read(RemotePtr<void>(call.arg(1)), iov.data(), cnt * sizeof(iovec)) != 0) {
+          return call.Fail(EFAULT), true;
+        }
+        buf = 0, size = 0;
+        for (const iovec& v : iov) {
+          if (v.iov_len) {
+            buf = reinterpret_cast<uint64_t>(v.iov_base), size = v.iov_len;
+            break;
+          }
+        }
+      }
+      if (size == 0) return call.Return(0), true;
+      uint64_t token = call.Defer();
+      if (token == 0) return call.Fail(ENOSYS), true;
+      fuse_read_in in{};
+      in.fh = f.fh;
+      in.offset = off;
+      in.size = static_cast<uint32_t>(std::min(size, kMaxRead));
+      in.flags = static_cast<uint32_t>(f.flags);
+      std::string body;
+      Append(&body, in);
+      Send(c, FUSE_READ, f.node, cr, body,
+           [this, self, token, buf, positioned](int err, const std::string& p) {
+             if (err != 0) return Finish(token, err);
+             if (!positioned) self->pos += p.size();
+             Finish(token, static_cast<int64_t>(p.size()), buf, p);
+           });
+      return true;
+    }
+    case SYS_write:
+    case SYS_pwrite64:
+    case SYS_writev:
+    case SYS_pwritev:
+    case SYS_pwritev2: {
+      if (f.dir) return call.Fail(EISDIR), true;
+      if ((f.flags & O_ACCMODE) == O_RDONLY) return call.Fail(EBADF), true;
+      uint64_t buf = call.arg(1);
+      size_t size = call.arg(2);
+      bool positioned = nr == SYS_pwrite64 || nr == SYS_pwritev || nr == SYS_pwritev2;
+      uint64_t off = positioned ? call.arg(3) : f.pos;
+      if (nr == SYS_pwritev2 && static_cast<int64_t>(call.arg(3)) == -1)
+        positioned = false, off = f.pos;
+      if (nr == SYS_writev || nr == SYS_pwritev || nr == SYS_pwritev2) {
+        size_t cnt = std::min<size_t>(call.arg(2), 1024);
+        std::vector<iovec> iov(cnt);
+        if (cnt && call.Read(RemotePtr<void>(call.arg(1)), iov.data(), cnt * sizeof(iovec)) != 0) {
+          return call.Fail(EFAULT), true;
+        }
+        buf = 0, size = 0;
+        for (const iovec& v : iov) {
+          if (v.iov_len) {
+            buf = reinterpret_cast<uint64_t>(v.iov_base), size = v.iov_len;
+            break;
+          }
+        }
+      }
+      if (size == 0) return call.Return(0), true;
+      size = std::min<size_t>(size, c->max_write);  // a short write: callers write the rest
+      std::string data(size, '\0');
+      if (call.Read(RemotePtr<void>(buf), data.data(), size) != 0) return call.Fail(EFAULT), true;
+      uint64_t token = call.Defer();
+      if (token == 0) return call.Fail(ENOSYS), true;
+      auto send = [this, c, self, cr, token, data, positioned](uint64_t at) {
+        fuse_write_in in{};
+        in.fh = self->fh;
+        in.offset = at;
+        in.size = static_cast<uint32_t>(data.size());
+        in.flags = static_cast<uint32_t>(self->flags);
+        std::string body;
+        Append(&body, in);
+        body += data;
+        Send(c, FUSE_WRITE, self->node, cr, body,
+             [this, self, token, at, positioned](int err, const std::string& p) {
+               if (err != 0) return Finish(token, err);
+               uint32_t n = Take<fuse_write_out>(p).size;
+               if (!positioned) self->pos = at + n;
+               Finish(token, n);
+             });
+      };
+      if ((f.flags & O_APPEND) && !positioned) {
+        std::string body;
+        Append(&body, fuse_getattr_in{});
+        Send(c, FUSE_GETATTR, f.node, cr, body, [this, token, send](int err, const std::string& p) {
+          if (err != 0) return Finish(token, err);
+          send(Take<fuse_attr_out>(p).attr.size);
+        });
+      } else {
+        send(off);
+      }
+      return true;
+    }
+    case SYS_lseek: {
+      int64_t off = static_cast<int64_t>(call.arg(1));
+      int whence = static_cast<int>(call.arg(2));
+      if (f.dir) {
+        if (whence != SEEK_SET || off != 0) return call.Fail(EINVAL), true;
+        f.dir_off = 0, f.dir_eof = false, f.pending_dents.clear();
+        return call.Return(0), true;
+      }
+      if (whence == SEEK_SET || whence == SEEK_CUR) {
+        int64_t p = whence == SEEK_SET ? off : static_cast<int64_t>(f.pos) + off;
+        if (p < 0) return call.Fail(EINVAL), true;
+        f.pos = static_cast<uint64_t>(p);
+        return call.Return(p), true;
+      }
+      if (whence != SEEK_END) return call.Fail(EINVAL), true;
+      uint64_t token = call.Defer();
+      if (token == 0) return call.Fail(ENOSYS), true;
+      std::string body;
+      Append(&body, fuse_getattr_in{});
+      Send(c, FUSE_GETATTR, f.node, cr, body,
+           [this, self, token, off](int err, const std::string& p) {
+             if (err != 0) return Finish(token, err);
+             int64_t np = static_cast<int64_t>(Take<fuse_attr_out>(p).attr.size) + off;
+             if (np < 0) return Finish(token, -EINVAL);
+             self->pos = static_cast<uint64_t>(np);
+             Finish(token, np);
+           });
+      return true;
+    }
+    case SYS_getdents64: {
+      if (!f.dir) return call.Fail(ENOTDIR), true;
+      uint64_t buf = call.arg(1);
+      size_t size = call.arg(2);
+      // Converts buffered fuse_dirents into linux_dirent64 records that fit.
+      auto fill = [self, size](std::string* out) {
+        std::string& in = self->pending_dents;
+        size_t at = 0;
+        while (at + sizeof(fuse_dirent) <= in.size()) {
+          fuse_dirent d;
+          memcpy(&d, in.data() + at, sizeof d);
+          size_t rec = FUSE_DIRENT_ALIGN(sizeof(fuse_dirent) + d.namelen);
+          if (at + sizeof(fuse_dirent) + d.namelen > in.size()) {
+            // A reply may end in the middle of an entry (libfuse2 slices its buffer): as the
+            // kernel, drop it; the next READDIR starts from the last whole entry's offset.
+            at = in.size();
+            break;
+          }
+          std::string name = in.substr(at + sizeof(fuse_dirent), d.namelen);
+          size_t reclen = (19 + name.size() + 1 + 7) & ~size_t{7};
+          if (out->size() + reclen > size) break;
+          std::string r(reclen, '\0');
+          uint64_t ino = d.ino, off = d.off;
+          uint16_t rl = static_cast<uint16_t>(reclen);
+          unsigned char type = static_cast<unsigned char>(d.type);
+          memcpy(r.data(), &ino, 8);
+          memcpy(r.data() + 8, &off, 8);
+          memcpy(r.data() + 16, &rl, 2);
+          r[18] = static_cast<char>(type);
+          memcpy(r.data() + 19, name.data(), name.size());
+          *out += r;
+          self->dir_off = off;
+          at += rec;
+        }
+        in.erase(0, std::min(at, in.size()));
+        if (in.size() < sizeof(fuse_dirent)) in.clear();
+      };
+      std::string out;
+      fill(&out);
+      if (!out.empty() || f.dir_eof) {
+        if (out.empty() && !f.pending_dents.empty()) return call.Fail(EINVAL), true;
+        int64_t n = static_cast<int64_t>(out.size());
+        if (n > 0 && call.Write(RemotePtr<void>(buf), out.data(), out.size()) != 0) {
+          return call.Fail(EFAULT), true;
+        }
+        return call.Return(n), true;
+      }
+      if (!f.pending_dents.empty()) return call.Fail(EINVAL), true;  // buffer too small
+      uint64_t token = call.Defer();
+      if (token == 0) return call.Fail(ENOSYS), true;
+      fuse_read_in in{};
+      in.fh = f.fh;
+      in.offset = f.dir_off;
+      in.size = 4096 * 4;
+      std::string body;
+      Append(&body, in);
+      Send(c, FUSE_READDIR, f.node, cr, body,
+           [this, self, token, buf, fill](int err, const std::string& p) {
+             if (err != 0) return Finish(token, err);
+             if (p.empty()) {
+               self->dir_eof = true;
+               return Finish(token, 0);
+             }
+             self->pending_dents += p;
+             std::string out;
+             fill(&out);
+             if (out.empty()) return Finish(token, -EINVAL);
+             Finish(token, static_cast<int64_t>(out.size()), buf, out);
+           });
+      return true;
+    }
+    case SYS_fsync:
+    case SYS_fdatasync: {
+      uint64_t token = call.Defer();
+      if (token == 0) return call.Fail(ENOSYS), true;
+      fuse_fsync_in in{};
+      in.fh = f.fh;
+      in.fsync_flags = nr == SYS_fdatasync ? 1 : 0;
+      std::string body;
+      Append(&body, in);
+      Send(c, f.dir ? FUSE_FSYNCDIR : FUSE_FSYNC, f.node, cr, body,
+           [this, token](int err, const std::string&) { Finish(token, err == -ENOSYS ? 0 : err); });
+      return true;
+    }
+    case SYS_ftruncate:
+    case SYS_fchmod:
+    case SYS_fchown: {
+      fuse_setattr_in in{};
+      if (!f.dir) in.valid = FATTR_FH, in.fh = f.fh;
+      if (nr == SYS_ftruncate) {
+        if (f.dir || (f.flags & O_ACCMODE) == O_RDONLY) return call.Fail(EINVAL), true;
+        in.valid |= FATTR_SIZE, in.size = call.arg(1);
+      } else if (nr == SYS_fchmod) {
+        in.valid |= FATTR_MODE, in.mode = static_cast<uint32_t>(call.arg(1) & 07777);
+      } else {
+        if (static_cast<uint32_t>(call.arg(1)) != UINT32_MAX) {
+          in.valid |= FATTR_UID, in.uid = static_cast<uint32_t>(call.arg(1));
+        }
+        if (static_cast<uint32_t>(call.arg(2)) != UINT32_MAX) {
+          in.valid |= FATTR_GID, in.gid = static_cast<uint32_t>(call.arg(2));
+        }
+      }
+      uint64_t token = call.Defer();
+      if (token == 0) return call.Fail(ENOSYS), true;
+      std::string body;
+      Append(&body, in);
+      Send(c, FUSE_SETATTR, f.node, cr, body,
+           [this, token](int err, const std::string&) { Finish(token, err); });
+      return true;
+    }
+    case SYS_fstatfs: {
+      uint64_t token = call.Defer();
+      if (token == 0) return call.Fail(ENOSYS), true;
+      uint64_t buf = call.arg(1);
+      Send(c, FUSE_STATFS, f.node, cr, "", [this, token, buf](int err, const std::string& p) {
+        if (err != 0) return Finish(token, err);
+        fuse_kstatfs k = Take<fuse_statfs_out>(p).st;
+        struct statfs s {};
+        s.f_type = 0x65735546;
+        s.f_bsize = k.bsize;
+        s.f_blocks = k.blocks;
+        s.f_bfree = k.bfree;
+        s.f_bavail = k.bavail;
+        s.f_files = k.files;
+        s.f_ffree = k.ffree;
+        s.f_namelen = k.namelen;
+        s.f_frsize = k.frsize ? k.frsize : k.bsize;
+        Finish(token, 0, buf, std::string(reinterpret_cast<char*>(&s), sizeof s));
+      });
+      return true;
+    }
+    case SYS_fchdir:
+      return call.Fail(ENOTSUP), true;
+    case SYS_fgetxattr:
+    case SYS_flistxattr:
+    case SYS_fsetxattr:
+    case SYS_fremovexattr:
+      return call.Fail(EOPNOTSUPP), true;
+  }
+  return false;
+}
+
+FuseClient::FuseClient(Host& host, BaseFn base)
+    : impl_(std::make_unique<Impl>(host, std::move(base))) {}
+FuseClient::~FuseClient() = default;
+
+bool FuseClient::OnEntry(Call& call) {
+  switch (call.nr()) {
+    case SYS_mount:
+      return impl_->Mount(call);
+    case SYS_umount2:
+      return impl_->Umount(call);
+  }
+  bool mounted = false;
+  for (const auto& c : impl_->conns) mounted |= !c->point.empty();
+  if (!mounted) {
+    // No FUSE mount: only an open of /dev/fuse is ours. A cheap test on the raw string keeps
+    // the other opens of every viewfs view from being resolved twice.
+    const int nr = call.nr();
+    if (nr != SYS_open && nr != SYS_openat && nr != SYS_openat2) return false;
+    std::string raw;
+    int i = nr == SYS_open ? 0 : 1;
+    if (call.InScratch(call.arg(i)) ||
+        call.ReadString(RemotePtr<char>(call.arg(i)), &raw, PATH_MAX) < 0 || raw.size() < 4 ||
+        raw.compare(raw.size() - 4, 4, "fuse") != 0) {
+      return false;
+    }
+  }
+  return impl_->PathCall(call);
+}
+
+bool FuseClient::OnExit(Call& call) {
+  auto learn = [&](uint64_t* ino_out) {
+    if (call.result() < 0) return false;
+    char buf[64];
+    std::string p = "/proc/" + std::to_string(call.tid()) + "/fd/" + std::to_string(call.result());
+    ssize_t n = readlink(p.c_str(), buf, sizeof buf - 1);
+    if (n <= 0) return false;
+    buf[n] = 0;
+    unsigned long long ino = 0;
+    if (sscanf(buf, "pipe:[%llu]", &ino) != 1) return false;
+    *ino_out = ino;
+    return true;
+  };
+  if (auto it = impl_->opening_dev.find(call.tid()); it != impl_->opening_dev.end()) {
+    auto c = it->second;
+    impl_->opening_dev.erase(it);
+    uint64_t ino;
+    if (learn(&ino)) {
+      c->ino = ino;
+    } else {
+      std::erase(impl_->conns, c);
+    }
+    return true;
+  }
+  if (auto it = impl_->opening_file.find(call.tid()); it != impl_->opening_file.end()) {
+    auto f = it->second;
+    impl_->opening_file.erase(it);
+    uint64_t ino;
+    if (learn(&ino)) {
+      impl_->files_by_ino[ino] = f;
+      for (auto i = impl_->files_by_ino.begin(); i != impl_->files_by_ino.end();) {
+        i = i->second.expired() ? impl_->files_by_ino.erase(i) : std::next(i);
+      }
+    }
+    return true;
+  }
+  return false;
+}
+
+std::vector<std::string> FuseClient::MountsIn(const std::string& dir) const {
+  std::vector<std::string> out;
+  for (const auto& c : impl_->conns) {
+    if (!c->point.empty() && c->point != "/" &&
+        c->point.substr(0, std::max<size_t>(1, c->point.rfind('/'))) == dir) {
+      out.push_back(c->point.substr(c->point.rfind('/') + 1));
+    }
+  }
+  return out;
+}
+
+bool FuseClient::Under(const std::string& view) const {
+  return impl_->MountFor(view, nullptr) != nullptr;
+}
+
+}  // namespace umview::viewfs

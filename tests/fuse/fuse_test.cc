@@ -1,0 +1,277 @@
+// FUSE in a view: unmodified FUSE programs mount inside a view (no kernel mount, no root) and
+// the view's programs use the files they serve. memfs (here, libfuse3) exercises every request
+// type; squashfuse (libfuse3) and fuse2fs (libfuse2) are the real programs of the issue.
+#include <gtest/gtest.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "tests/support/run.h"
+
+namespace umview::test {
+namespace {
+
+bool Have(const std::string& prog) {
+  return test::Run({"sh", "-c", "command -v " + prog}).exit_code == 0;
+}
+
+std::string Memfs() { return Tracee("memfs"); }
+
+// The host's mount table must never show a view's FUSE mount.
+bool HostMounted(const std::string& path) {
+  return ReadFile("/proc/self/mountinfo").find(" " + path + " ") != std::string::npos;
+}
+
+class Fuse : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    mnt_ = dir_ / "mnt";
+    test::Run({"mkdir", "-p", mnt_});
+  }
+  RunOptions Opts() {
+    RunOptions o;
+    o.cwd = dir_.path();
+    o.timeout_seconds = 100;
+    o.extra_env = {"M=" + mnt_, "MEMFS=" + Memfs(), "MEMFS_LOG=" + (dir_ / "ops.log")};
+    return o;
+  }
+  RunResult Sh(const std::string& script) {
+    return RunUmview({"-p", "viewfs", "--", "sh", "-c", script}, Opts());
+  }
+  void NeedMemfs() {
+    if (access(Memfs().c_str(), X_OK) != 0) GTEST_SKIP() << "memfs not built (no libfuse3)";
+  }
+  TempDir dir_;
+  std::string mnt_;
+};
+
+TEST_F(Fuse, MemfsMountReadListAndUnmountLeavesTheHostUntouched) {
+  NeedMemfs();
+  RunResult r =
+      Sh("$MEMFS $M && cat $M/hello && ls $M && grep -c \" $M \" /proc/self/mountinfo; "
+         "umount $M && ls $M | wc -l");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "hello from memfs\nhello\n0\n0\n");
+  EXPECT_FALSE(HostMounted(mnt_));
+  EXPECT_EQ(test::Run({"ls", "-A", mnt_}).out, "") << "the host's mount point must stay empty";
+}
+
+// Every request type the view's FUSE client sends reaches memfs, and each call observes what
+// it should.
+TEST_F(Fuse, MemfsEveryRequestType) {
+  NeedMemfs();
+  if (!Have("python3")) GTEST_SKIP() << "python3 missing";
+  std::string py = R"(
+import os, sys, stat
+m = sys.argv[1]
+def p(*a): print(*a, flush=True)
+p(open(m + '/hello').read().strip())
+with open(m + '/new', 'w') as f: f.write('abc')
+with open(m + '/new', 'a') as f: f.write('def')
+p(open(m + '/new').read())
+fd = os.open(m + '/new', os.O_RDWR); os.pwrite(fd, b'XY', 1); os.fsync(fd)
+p(os.pread(fd, 10, 0), os.lseek(fd, 0, os.SEEK_END), os.fstat(fd).st_size); os.close(fd)
+os.truncate(m + '/new', 2); p(os.stat(m + '/new').st_size)
+os.mkdir(m + '/d', 0o750); p(oct(stat.S_IMODE(os.stat(m + '/d').st_mode)))
+os.mknod(m + '/d/fifo', stat.S_IFIFO | 0o600); p(stat.S_ISFIFO(os.lstat(m + '/d/fifo').st_mode))
+os.symlink('../new', m + '/d/ln'); p(os.readlink(m + '/d/ln'), open(m + '/d/ln').read())
+os.link(m + '/new', m + '/hard'); p(os.stat(m + '/hard').st_nlink)
+os.rename(m + '/hard', m + '/hard2'); p(sorted(os.listdir(m)))
+import ctypes; libc = ctypes.CDLL(None, use_errno=True)
+r = libc.renameat2(-100, (m + '/hard2').encode(), -100, (m + '/new').encode(), 1)
+p('noreplace', r, ctypes.get_errno())
+os.rename(m + '/hard2', m + '/new'); p('renamed over')
+os.chmod(m + '/new', 0o600); os.chown(m + '/new', 123, 456)
+st = os.stat(m + '/new'); p(oct(stat.S_IMODE(st.st_mode)), st.st_uid, st.st_gid)
+os.utime(m + '/new', (1000000000, 1200000000)); p(int(os.stat(m + '/new').st_mtime))
+os.setxattr(m + '/new', 'user.k', b'v'); p(os.getxattr(m + '/new', 'user.k'), os.listxattr(m + '/new'))
+os.removexattr(m + '/new', 'user.k'); p(os.listxattr(m + '/new'))
+p(os.access(m + '/new', os.R_OK), os.access(m + '/nope', os.F_OK))
+s = os.statvfs(m); p(s.f_bsize, s.f_blocks, s.f_bfree)
+dfd = os.open(m + '/d', os.O_RDONLY | os.O_DIRECTORY)
+p(sorted(os.listdir(dfd)), os.stat('ln', dir_fd=dfd, follow_symlinks=False).st_size); os.close(dfd)
+os.unlink(m + '/d/fifo'); os.unlink(m + '/d/ln'); os.rmdir(m + '/d')
+try: os.rmdir(m + '/new')
+except OSError as e: p('rmdir file', e.errno)
+p(sorted(os.listdir(m)))
+)";
+  WriteFile(dir_ / "t.py", py);
+  RunResult r = Sh("$MEMFS $M && python3 t.py $M; rc=$?; umount $M; exit $rc");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "hello from memfs\n"
+            "abcdef\n"
+            "b'aXYdef' 6 6\n"
+            "2\n"
+            "0o750\n"
+            "True\n"
+            "../new aX\n"
+            "2\n"
+            "['d', 'hard2', 'hello', 'new']\n"
+            "noreplace -1 17\n"
+            "renamed over\n"
+            "0o600 123 456\n"
+            "1200000000\n"
+            "b'v' ['user.k']\n"
+            "[]\n"
+            "True False\n"
+            "4096 1000 500\n"
+            "['fifo', 'ln'] 6\n"
+            "rmdir file 20\n"
+            "['hello', 'new']\n");
+  std::set<std::string> ops;
+  std::istringstream log(ReadFile(dir_ / "ops.log"));
+  for (std::string line; std::getline(log, line);) ops.insert(line);
+  for (const char* op :
+       {"init",       "getattr",   "open",        "read",   "write",  "flush",   "release",
+        "fsync",      "create",    "truncate",    "mkdir",  "mknod",  "symlink", "readlink",
+        "link",       "rename",    "rename2",     "chmod",  "chown",  "utimens", "setxattr",
+        "getxattr",   "listxattr", "removexattr", "access", "statfs", "opendir", "readdir",
+        "releasedir", "unlink",    "rmdir",       "destroy"}) {
+    EXPECT_TRUE(ops.count(op)) << "memfs never served " << op;
+  }
+}
+
+TEST_F(Fuse, DeadProgramMakesCallsFailWithEnotconnAndTheViewGoesOn) {
+  NeedMemfs();
+  RunResult r = Sh(
+      "$MEMFS -f $M & p=$!; until [ -e $M/hello ]; do :; done; cat $M/hello; kill -9 $p; wait $p; "
+      "cat $M/hello 2>&1; ls $M 2>&1; echo after > out; cat out");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "hello from memfs\n"
+            "cat: " +
+                mnt_ +
+                "/hello: Transport endpoint is not connected\n"
+                "ls: cannot access '" +
+                mnt_ +
+                "': Transport endpoint is not connected\n"
+                "after\n");
+}
+
+// A mount made in one view is seen neither by another view running at the same time nor by
+// the host.
+TEST_F(Fuse, MountInvisibleToAnotherViewAndToTheHost) {
+  NeedMemfs();
+  std::string ready = dir_ / "ready", done = dir_ / "done";
+  RunResult a;
+  std::thread first([&] {
+    a = Sh("$MEMFS $M && cat $M/hello && touch " + ready + " && until [ -e " + done +
+           " ]; do :; done; cat $M/hello; umount $M");
+  });
+  // Wait for the first view's mount (no timing: the file says it is there; Run has a timeout).
+  RunResult wait = test::Run({"sh", "-c", "until [ -e " + ready + " ]; do sleep 0.05; done"});
+  bool host_sees = HostMounted(mnt_);
+  RunResult b = Sh("ls -A $M | wc -l; cat $M/hello 2>/dev/null || echo absent");
+  WriteFile(done, "");
+  first.join();
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_EQ(a.out, "hello from memfs\nhello from memfs\n");
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  EXPECT_EQ(b.out, "0\nabsent\n");
+  EXPECT_FALSE(host_sees);
+}
+
+TEST_F(Fuse, SquashfuseTreeIdenticalToTheSource) {
+  if (!Have("squashfuse") || !Have("mksquashfs") || !Have("fusermount3")) {
+    GTEST_SKIP() << "squashfuse, mksquashfs or fusermount3 missing (packages squashfuse, "
+                    "squashfs-tools, fuse3)";
+  }
+  std::string src = dir_ / "src";
+  ASSERT_EQ(test::Run({"sh", "-c",
+                       "mkdir -p " + src + "/a/b/c && cd " + src +
+                           " && seq 1 50000 > big && echo hi > a/f && ln -s a/f lnk && "
+                           "chmod 640 a/f && : > a/b/c/empty && "
+                           "mksquashfs " +
+                           src + " ../img.sqfs -quiet -all-root"})
+                .exit_code,
+            0);
+  RunResult r =
+      Sh("squashfuse img.sqfs $M || exit 1; diff -r src $M && echo same; "
+         "find src -printf '%y %m %l %P\\n' | sort > a.list; "
+         "find $M -printf '%y %m %l %P\\n' | sort > b.list; cmp a.list b.list && "
+         "echo same-meta; fusermount3 -u $M; ls -A $M | wc -l");
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_EQ(r.out, "same\nsame-meta\n0\n");
+  EXPECT_FALSE(HostMounted(mnt_));
+}
+
+TEST_F(Fuse, Fuse2fsWriteRemountFsckAndTreeTools) {
+  if (!Have("fuse2fs") || !Have("mkfs.ext4") || !Have("e2fsck")) {
+    GTEST_SKIP() << "fuse2fs or e2fsprogs missing (packages fuse2fs, e2fsprogs)";
+  }
+  std::string src = dir_ / "src";
+  ASSERT_EQ(test::Run({"sh", "-c",
+                       "mkdir -p " + src + "/d/e && echo hello > " + src +
+                           "/d/x && for i in $(seq 1 40); do seq 1 $i > " + src +
+                           "/d/e/f$i; done && ln -s d/x " + src + "/lnk && mkfs.ext4 -q -d " + src +
+                           " " + (dir_ / "disk.img") + " 16M"})
+                .exit_code,
+            0);
+  // fuse2fs -f, waited for: a FUSE program writes its image back after umount returns (as with a
+  // kernel mount), and the second one must not race the first.
+  RunResult r = Sh(
+      "fuse2fs -f disk.img $M -o fakeroot >/dev/null & p=$!; "
+      "until [ -e $M/lost+found ] || ! kill -0 $p 2>/dev/null; do :; done; "
+      "cat $M/d/x; echo hi > $M/new; "
+      "cp -a src/d $M/copy && diff -r src/d $M/copy && echo cp-same; "
+      "tar cf t.tar -C $M copy; tar tf t.tar | sed 's,/$,,' | sort > t.list; "
+      "find $M/copy | sed \"s,^$M/,,\" | sort > f.list; cmp t.list f.list && echo tar-find-same; "
+      "mkdir x && tar xf t.tar -C x && diff -r src/d x/copy && echo untar-same; "
+      "rm -r $M/copy; ls $M; umount $M; wait $p; "
+      "fuse2fs -f disk.img $M -o fakeroot >/dev/null & p=$!; "
+      "until [ -e $M/new ] || ! kill -0 $p 2>/dev/null; do :; done; "
+      "cat $M/new; fusermount -u $M; wait $p");
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_EQ(r.out, "hello\ncp-same\ntar-find-same\nuntar-same\nd\nlnk\nlost+found\nnew\nhi\n");
+  RunResult fsck = test::Run({"e2fsck", "-fn", dir_ / "disk.img"});
+  EXPECT_EQ(fsck.exit_code, 0) << fsck.out << fsck.err;
+  EXPECT_FALSE(HostMounted(mnt_));
+}
+
+TEST_F(Fuse, SquashfuseAsAnOrdinaryUser) {
+  if (!Have("squashfuse") || !Have("mksquashfs") || !Have("fusermount3")) {
+    GTEST_SKIP() << "squashfuse, mksquashfs or fusermount3 missing";
+  }
+  std::vector<std::string> prefix;
+  if (geteuid() == 0) {
+    std::string user = UnprivilegedUser();
+    const passwd* pw = user.empty() ? nullptr : getpwnam(user.c_str());
+    if (pw == nullptr || pw->pw_uid == 0 || !Have("setpriv")) {
+      GTEST_SKIP() << "running as root and no unprivileged user (or setpriv) to be had";
+    }
+    prefix = {"setpriv", "--reuid=" + std::to_string(pw->pw_uid),
+              "--regid=" + std::to_string(pw->pw_gid), "--clear-groups", "--"};
+    if (test::Run(
+            {"setpriv", "--reuid=" + std::to_string(pw->pw_uid), "--", "test", "-x", UmviewBin()})
+            .exit_code != 0) {
+      GTEST_SKIP() << "the build tree is not reachable by user " << user;
+    }
+  }
+  ASSERT_EQ(
+      test::Run({"sh", "-c",
+                 "mkdir -p " + (dir_ / "src/a") + " && echo hi > " + (dir_ / "src/a/f") +
+                     " && mksquashfs " + (dir_ / "src") + " " + (dir_ / "img.sqfs") +
+                     " -quiet && chmod -R a+rwX " + dir_.path() + " && chmod a+x " + dir_.path()})
+          .exit_code,
+      0);
+  std::vector<std::string> argv = prefix;
+  for (std::string s : {UmviewBin(), std::string("-p"), std::string("viewfs"), std::string("--"),
+                        std::string("sh"), std::string("-c"),
+                        std::string("id -u >/dev/null; squashfuse img.sqfs $M && cat $M/a/f && "
+                                    "fusermount3 -u $M && ls -A $M | wc -l")}) {
+    argv.push_back(s);
+  }
+  RunResult r = test::Run(argv, Opts());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "hi\n0\n");
+}
+
+}  // namespace
+}  // namespace umview::test
