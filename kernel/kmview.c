@@ -8,7 +8,7 @@
  * reverse attach order (a skip ends the walk), exit events in attach order.
  *
  * Hooks (6.1.85+): x64_sys_call(regs, nr) through ftrace with IPMODIFY, redirected only for traced
- * tasks; __x64_sys_ni_syscall for numbers beyond the table (umview's control call); the
+ * tasks; the sys_enter tracepoint for numbers beyond the table (umview's control call); the
  * sched_process_{fork,exec,exit} tracepoints for process events (they cannot sleep: they only
  * queue events and link new tasks).
  */
@@ -89,6 +89,7 @@ struct kmv_task {
 	struct kmview_reply reply;
 	u64 clone_flags; /* of the clone the task is making, for the fork tracepoint */
 	int depth;       /* > 0 while our hook runs the real call */
+	long oot_nr;     /* a call beyond the table, disguised as getpid (kmv_on_sys_enter) */
 	struct rcu_head rcu;
 };
 
@@ -100,10 +101,8 @@ static atomic64_t kmv_seq = ATOMIC64_INIT(0);
 static atomic64_t kmv_filtered = ATOMIC64_INIT(0);
 
 typedef long (*x64_sys_call_t)(const struct pt_regs *, unsigned int);
-typedef long (*ni_syscall_t)(const struct pt_regs *);
 typedef bool (*ptrace_may_access_t)(struct task_struct *, unsigned int);
 static x64_sys_call_t real_x64_sys_call;
-static ni_syscall_t real_ni_syscall;
 static ptrace_may_access_t real_ptrace_may_access;
 
 /* ---- tracers and tasks ---------------------------------------------------------------- */
@@ -635,23 +634,60 @@ static long kmv_x64_sys_call(const struct pt_regs *cregs, unsigned int nr)
 {
 	struct kmv_task *kt = kmv_get(current);
 
+	long real_nr;
+
 	if (!kt)
 		return real_x64_sys_call(cregs, nr);
+	real_nr = kt->oot_nr;
+	if (real_nr) { /* turned into getpid by kmv_on_sys_enter */
+		kt->oot_nr = 0;
+		((struct pt_regs *)cregs)->orig_ax = real_nr;
+		return kmv_traced_call(kt, (struct pt_regs *)cregs, real_nr);
+	}
 	return kmv_traced_call(kt, (struct pt_regs *)cregs, nr);
 }
 
-/* Replaces __x64_sys_ni_syscall for traced tasks: numbers beyond the table (umview's control). */
-static long kmv_ni_syscall(const struct pt_regs *cregs)
+/*
+ * Calls beyond the table (umview's control call) never reach x64_sys_call, and 6.1 builds
+ * __x64_sys_ni_syscall without ftrace. So the raw sys_enter tracepoint (registered only while a
+ * tracer is open: it sends every task through the slow syscall path) turns such a call of a traced
+ * task into getpid, which the hook then reports under its real number. Since 6.1.84 the number is
+ * re-read after the tracepoint.
+ */
+static void kmv_on_sys_enter(void *data, struct pt_regs *regs, long id)
 {
-	struct kmv_task *kt = kmv_get(current);
+	struct kmv_task *kt;
 
-	if (!kt)
-		return real_ni_syscall(cregs);
-	if (kt->depth > 0) { /* a hole in the table, reached from x64_sys_call: already reported */
-		kmv_task_put(kt);
-		return real_ni_syscall(cregs);
+	if ((unsigned long)id < NR_syscalls || id == -1 || !atomic_read(&kmv_ntasks))
+		return;
+	rcu_read_lock();
+	kt = kmv_find(current);
+	if (kt) {
+		kt->oot_nr = id;
+		regs->orig_ax = __NR_getpid;
 	}
-	return kmv_traced_call(kt, (struct pt_regs *)cregs, (long)cregs->orig_ax);
+	rcu_read_unlock();
+}
+
+static struct tracepoint *kmv_sys_enter_tp;
+static DEFINE_MUTEX(kmv_sys_enter_lock);
+static int kmv_sys_enter_users;
+
+static void kmv_sys_enter_get(void)
+{
+	mutex_lock(&kmv_sys_enter_lock);
+	if (kmv_sys_enter_users++ == 0 && kmv_sys_enter_tp &&
+	    tracepoint_probe_register(kmv_sys_enter_tp, kmv_on_sys_enter, NULL))
+		pr_info("kmview: sys_enter probe failed: out-of-table calls not reported\n");
+	mutex_unlock(&kmv_sys_enter_lock);
+}
+
+static void kmv_sys_enter_put(void)
+{
+	mutex_lock(&kmv_sys_enter_lock);
+	if (--kmv_sys_enter_users == 0 && kmv_sys_enter_tp)
+		tracepoint_probe_unregister(kmv_sys_enter_tp, kmv_on_sys_enter, NULL);
+	mutex_unlock(&kmv_sys_enter_lock);
 }
 
 static void notrace kmv_ftrace(unsigned long ip, unsigned long parent_ip, struct ftrace_ops *ops,
@@ -667,10 +703,7 @@ static void notrace kmv_ftrace(unsigned long ip, unsigned long parent_ip, struct
 	rcu_read_unlock();
 	if (!traced)
 		return;
-	if (ip == (unsigned long)real_x64_sys_call)
-		regs->ip = (unsigned long)kmv_x64_sys_call;
-	else
-		regs->ip = (unsigned long)kmv_ni_syscall;
+	regs->ip = (unsigned long)kmv_x64_sys_call;
 }
 
 static struct ftrace_ops kmv_ops = {
@@ -785,6 +818,8 @@ static void kmv_find_tp(struct tracepoint *tp, void *priv)
 {
 	int i;
 
+	if (!strcmp(tp->name, "sys_enter"))
+		kmv_sys_enter_tp = tp;
 	for (i = 0; i < ARRAY_SIZE(kmv_tps); i++)
 		if (!strcmp(tp->name, kmv_tps[i].name))
 			kmv_tps[i].tp = tp;
@@ -1150,6 +1185,7 @@ static int kmv_open(struct inode *inode, struct file *file)
 	tr->scratch_size = KMV_DEFAULT_SCRATCH;
 	file->private_data = tr;
 	atomic_inc(&kmv_ntracers);
+	kmv_sys_enter_get();
 	return 0;
 }
 
@@ -1189,6 +1225,7 @@ static int kmv_release(struct inode *inode, struct file *file)
 	list_for_each_entry_safe(n, ntmp, &tr->events, node)
 		kfree(n);
 	atomic_dec(&kmv_ntracers);
+	kmv_sys_enter_put();
 	kmv_tracer_put(tr);
 	return 0;
 }
@@ -1227,14 +1264,12 @@ static unsigned long kmv_lookup(const char *name)
 	return lookup ? lookup(name) : 0;
 }
 
-static bool kmv_ni_hooked;
 
 static int __init kmv_init(void)
 {
 	int err, i;
 
 	real_x64_sys_call = (x64_sys_call_t)kmv_lookup("x64_sys_call");
-	real_ni_syscall = (ni_syscall_t)kmv_lookup("__x64_sys_ni_syscall");
 	real_ptrace_may_access = (ptrace_may_access_t)kmv_lookup("ptrace_may_access");
 	if (!real_x64_sys_call || !real_ptrace_may_access) {
 		pr_err("kmview: x64_sys_call or ptrace_may_access not found (needs 6.1.85+)\n");
@@ -1252,11 +1287,6 @@ static int __init kmv_init(void)
 		pr_err("kmview: cannot hook x64_sys_call: %d\n", err);
 		return err;
 	}
-	/* Optional: without it, numbers beyond the table (the control call) are not reported. */
-	if (real_ni_syscall && !ftrace_set_filter_ip(&kmv_ops, (unsigned long)real_ni_syscall, 0, 0))
-		kmv_ni_hooked = true;
-	else
-		pr_info("kmview: __x64_sys_ni_syscall not hooked: out-of-table calls not reported\n");
 	for (i = 0; i < ARRAY_SIZE(kmv_tps); i++) {
 		err = tracepoint_probe_register(kmv_tps[i].tp, kmv_tps[i].probe, NULL);
 		if (err)
