@@ -21,11 +21,18 @@ static const struct {
   int path_arg;
   const char* name;
 } kCalls[] = {
-    {SYS_open, 0, "open"},         {SYS_openat, 1, "openat"}, {SYS_stat, 0, "stat"},
-    {SYS_lstat, 0, "lstat"},       {SYS_newfstatat, 1, "newfstatat"},
-    {SYS_access, 0, "access"},     {SYS_faccessat, 1, "faccessat"},
-    {SYS_faccessat2, 1, "faccessat2"}, {SYS_execve, 0, "execve"}, {SYS_statx, 1, "statx"},
-    {SYS_readlink, 0, "readlink"}, {SYS_readlinkat, 1, "readlinkat"},
+    {SYS_open, 0, "open"},
+    {SYS_openat, 1, "openat"},
+    {SYS_stat, 0, "stat"},
+    {SYS_lstat, 0, "lstat"},
+    {SYS_newfstatat, 1, "newfstatat"},
+    {SYS_access, 0, "access"},
+    {SYS_faccessat, 1, "faccessat"},
+    {SYS_faccessat2, 1, "faccessat2"},
+    {SYS_execve, 0, "execve"},
+    {SYS_statx, 1, "statx"},
+    {SYS_readlink, 0, "readlink"},
+    {SYS_readlinkat, 1, "readlinkat"},
 };
 
 int main(int argc, char** argv) {

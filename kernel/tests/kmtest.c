@@ -25,15 +25,15 @@
 static int failures;
 static char why[256];
 
-#define CHECK(c)                                                         \
-  do {                                                                   \
-    if (!(c)) {                                                          \
-      snprintf(why, sizeof why, "line %d: %s", __LINE__, #c);            \
-      return 1;                                                          \
-    }                                                                    \
+#define CHECK(c)                                              \
+  do {                                                        \
+    if (!(c)) {                                               \
+      snprintf(why, sizeof why, "line %d: %s", __LINE__, #c); \
+      return 1;                                               \
+    }                                                         \
   } while (0)
-#define TRACEE_CHECK(c) \
-  do {                  \
+#define TRACEE_CHECK(c)                  \
+  do {                                   \
     if (!(c)) _exit(__LINE__ % 250 + 1); \
   } while (0)
 
@@ -149,8 +149,8 @@ static int test_skip(void) {
 }
 
 static int t_rewrite_nr(void* a) {
-  TRACEE_CHECK(syscall(SYS_getppid) == getpid());  // ran as getpid (getpid not trapped)
-  TRACEE_CHECK(syscall(SYS_getppid) == 77);        // exit value changed
+  TRACEE_CHECK(syscall(SYS_getppid) == getpid());           // ran as getpid (getpid not trapped)
+  TRACEE_CHECK(syscall(SYS_getppid) == 77);                 // exit value changed
   TRACEE_CHECK(syscall(SYS_getppid) == (long)(intptr_t)a);  // exit reported, value kept
   return 0;
 }
@@ -158,8 +158,11 @@ static int test_rewrite_nr_and_exit(void) {
   int nr = SYS_getppid, fd = tracer(&nr, 1, 0);
   pid_t p = spawn(&fd, 1, t_rewrite_nr, (void*)(intptr_t)getpid());
   struct kmview_event ev = next_stop(fd);
-  struct kmview_reply r = {.tid = ev.tid, .seq = ev.seq, .action = KMVIEW_RUN,
-                           .change = KMVIEW_REPLY_NR, .nr = SYS_getpid};
+  struct kmview_reply r = {.tid = ev.tid,
+                           .seq = ev.seq,
+                           .action = KMVIEW_RUN,
+                           .change = KMVIEW_REPLY_NR,
+                           .nr = SYS_getpid};
   CHECK(ioctl(fd, KMVIEW_IOC_REPLY, &r) == 0);
   ev = next_stop(fd);
   CHECK(ev.type == KMVIEW_EV_SYSCALL_ENTRY && ev.nr == SYS_getppid);
@@ -201,8 +204,8 @@ static int test_arg_rewrite_scratch(void) {
   const char* real = "/tmp/kmview-hello";
   m = (struct kmview_mem){KMVIEW_MEM_WRITE, ev.tid, ev.scratch, (uintptr_t)real, strlen(real) + 1};
   CHECK(ioctl(fd, KMVIEW_IOC_MEM, &m) == 0 && m.result == (long)strlen(real) + 1);
-  struct kmview_reply r = {.tid = ev.tid, .seq = ev.seq, .action = KMVIEW_RUN,
-                           .change = KMVIEW_REPLY_ARGS};
+  struct kmview_reply r = {
+      .tid = ev.tid, .seq = ev.seq, .action = KMVIEW_RUN, .change = KMVIEW_REPLY_ARGS};
   memcpy(r.args, ev.args, sizeof r.args);
   r.args[1] = ev.scratch;
   CHECK(ioctl(fd, KMVIEW_IOC_REPLY, &r) == 0);
@@ -295,14 +298,14 @@ static int test_bitmap(void) {
 
 static int t_paths(void* a) {
   struct stat st;
-  for (int i = 0; i < 50; i++) stat("/etc/passwd", &st);               // outside: no event
-  for (int i = 0; i < 20; i++) stat("/view/file", &st);                // inside
-  for (int i = 0; i < 10; i++) stat("/viewless", &st);                 // outside ("/view" + more)
-  TRACEE_CHECK(chdir("/view") == 0);                                   // chdir: inside (1)
-  for (int i = 0; i < 5; i++) fstatat(AT_FDCWD, "file", &st, 0);       // relative, inside
+  for (int i = 0; i < 50; i++) stat("/etc/passwd", &st);          // outside: no event
+  for (int i = 0; i < 20; i++) stat("/view/file", &st);           // inside
+  for (int i = 0; i < 10; i++) stat("/viewless", &st);            // outside ("/view" + more)
+  TRACEE_CHECK(chdir("/view") == 0);                              // chdir: inside (1)
+  for (int i = 0; i < 5; i++) fstatat(AT_FDCWD, "file", &st, 0);  // relative, inside
   for (int i = 0; i < 3; i++) fstatat(AT_FDCWD, "../etc/passwd", &st, 0);  // "..": reported
-  int d = open("/etc", O_RDONLY | O_DIRECTORY);                        // outside
-  for (int i = 0; i < 7; i++) fstatat(d, "passwd", &st, 0);            // dirfd outside
+  int d = open("/etc", O_RDONLY | O_DIRECTORY);                            // outside
+  for (int i = 0; i < 7; i++) fstatat(d, "passwd", &st, 0);                // dirfd outside
   return 0;
 }
 static int test_path_prefilter(void) {
@@ -387,8 +390,11 @@ static int test_nesting(void) {
   // Entry: B (attached last) first, sees the original call.
   struct kmview_event ev = next_stop(B);
   CHECK(ev.type == KMVIEW_EV_SYSCALL_ENTRY && ev.nr == SYS_getppid);
-  struct kmview_reply r = {.tid = ev.tid, .seq = ev.seq, .action = KMVIEW_RUN_REPORT_EXIT,
-                           .change = KMVIEW_REPLY_NR, .nr = SYS_getpid};
+  struct kmview_reply r = {.tid = ev.tid,
+                           .seq = ev.seq,
+                           .action = KMVIEW_RUN_REPORT_EXIT,
+                           .change = KMVIEW_REPLY_NR,
+                           .nr = SYS_getpid};
   CHECK(ioctl(B, KMVIEW_IOC_REPLY, &r) == 0);
   // Then A sees what B made of it (A's bitmap applies to the rewritten number).
   ev = next_stop(A);

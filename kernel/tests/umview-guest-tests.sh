@@ -1,0 +1,40 @@
+#!/bin/sh
+# Runs in the kmview test guest after the module tests, with /kmview.ko loaded: umview's own
+# tests on --engine=kmview (engine tests' kmview instances, viewfs tests through -e auto, which
+# picks kmview when /dev/kmview works), umctl info, and kmstrace nested with umview both ways.
+# Prints PASS/FAIL lines; exits 1 on any failure.
+b=$(cat /umview-build)
+verdict=0
+fail() { echo "FAIL $*"; verdict=1; }
+export HOME=/root PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin
+
+# umctl info names the engine auto picked.
+out=$("$b/umview" -p viewfs -- "$b/umctl" info 2>&1)
+case "$out" in
+  *"engine: kmview"*) echo "PASS umview_auto_picks_kmview" ;;
+  *) fail "umview_auto_picks_kmview: $out" ;;
+esac
+
+# A bind through viewfs on kmview; then kmstrace nested after it (inside the view) sees the path
+# the program passed and the result it got, and nested before it (outside) the rewritten path.
+mkdir -p /srcdir && echo hello-kmview >/srcdir/file
+out=$("$b/umview" -e kmview -p viewfs,bind=/srcdir:/view -- cat /view/file 2>&1)
+[ "$out" = hello-kmview ] && echo "PASS viewfs_bind_on_kmview" || fail "viewfs_bind_on_kmview: $out"
+"$b/umview" -e kmview -p viewfs,bind=/srcdir:/view -- /kmstrace -o /tmp/after cat /view/file >/dev/null 2>&1
+if grep -q '"/view/file") = [0-9]' /tmp/after; then echo "PASS nesting_strace_after_viewfs"; else
+  fail "nesting_strace_after_viewfs: $(cat /tmp/after)"; fi
+/kmstrace -o /tmp/before "$b/umview" -e kmview -p viewfs,bind=/srcdir:/view -- cat /view/file >/dev/null 2>&1
+if grep -q '"/srcdir/file") = [0-9]' /tmp/before; then echo "PASS nesting_strace_before_viewfs"; else
+  fail "nesting_strace_before_viewfs: $(grep file /tmp/before)"; fi
+
+# The gtest suites (their binaries keep this build's absolute paths).
+run_gtest() {  # NAME BINARY FILTER
+  if [ ! -x "$2" ]; then fail "$1: $2 missing"; return; fi
+  "$2" --gtest_filter="$3" --gtest_brief=1 >/tmp/$1.log 2>&1
+  rc=$?
+  grep -E '^\[  (FAILED|PASSED|SKIPPED) ' /tmp/$1.log | sed "s/^/$1: /"
+  [ $rc -eq 0 ] && echo "PASS $1" || { grep -E 'FAILED|Failure' -A3 /tmp/$1.log | head -60; fail "$1"; }
+}
+run_gtest engine_tests_kmview "$b/tests/engine/engine_tests" '*kmview*'
+run_gtest viewfs_tests_kmview "$b/tests/viewfs/viewfs_tests" 'Vfs*:*Bind*:*Tmp*:*Hide*:*ReadOnly*'
+exit $verdict
