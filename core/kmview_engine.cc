@@ -4,11 +4,13 @@
 #include "core/kmview_engine.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -42,13 +44,11 @@ class KmviewMemory final : public TraceeMemory {
   int WriteForce(uint64_t addr, const void* buf, size_t len) override {
     return Write(addr, buf, len);
   }
+  // Like TraceeMemory::ReadString: the NUL must lie within max bytes, else -ENAMETOOLONG (and
+  // nothing past max is read).
   int64_t ReadString(uint64_t addr, std::string* out, size_t max) override {
-    out->resize(max + 1);
-    int64_t r = Op(KMVIEW_MEM_STRING, addr, out->data(), max + 1);
-    if (r == -ENAMETOOLONG || (r >= 0 && static_cast<size_t>(r) > max)) {
-      out->clear();
-      return -ENAMETOOLONG;
-    }
+    out->resize(max);
+    int64_t r = Op(KMVIEW_MEM_STRING, addr, out->data(), max);
     if (r < 0) {
       out->clear();
       return r;
@@ -118,6 +118,7 @@ class KmviewEngine final : public Engine {
 
  private:
   bool Configure(const EngineConfig& config, std::string* error);
+  ssize_t ReadEvents(kmview_event* evs, size_t n);
   Task& GetTask(pid_t tid, pid_t pid);
   void OnEvent(const kmview_event& ev);
   void OnEntry(const kmview_event& ev);
@@ -134,6 +135,10 @@ class KmviewEngine final : public Engine {
   std::unordered_map<pid_t, std::unique_ptr<Task>> tasks_;
   std::vector<StopCounters> counters_;
   std::vector<bool> trapped_;  // by number: always wanted (trapped or trap_all)
+  bool idle_ = true;           // nothing trapped at all
+  // Adaptive polling before sleeping (see ReadEvents).
+  int64_t spin_ns_ = 0;
+  int64_t spin_max_ns_ = 0;
 };
 
 bool KmviewEngine::Configure(const EngineConfig& config, std::string* error) {
@@ -141,6 +146,7 @@ bool KmviewEngine::Configure(const EngineConfig& config, std::string* error) {
   c.flags =
       (config.trap_all ? KMVIEW_CFG_TRAP_ALL : 0) | (config.need_scratch ? KMVIEW_CFG_SCRATCH : 0);
   trapped_.assign(KMVIEW_NR_BITMAP, config.trap_all);
+  idle_ = !config.trap_all && config.trapped.empty() && config.conditional.empty();
   auto set = [&c](int nr) {
     if (nr >= 0 && nr < KMVIEW_NR_BITMAP) c.bitmap[nr / 64] |= 1ULL << (nr % 64);
   };
@@ -221,7 +227,7 @@ bool KmviewEngine::Start(const std::vector<std::string>& argv, const std::vector
                          const EngineConfig& config, std::string* error) {
   config_ = config;
   counters_.assign(KMVIEW_NR_BITMAP, {});
-  dev_ = open(KMVIEW_DEVICE, O_RDWR | O_CLOEXEC);
+  dev_ = open(KMVIEW_DEVICE, O_RDWR | O_CLOEXEC | O_NONBLOCK);
   if (dev_ < 0) {
     *error = std::string(KMVIEW_DEVICE ": ") + strerror(errno);
     return false;
@@ -263,11 +269,45 @@ Task& KmviewEngine::GetTask(pid_t tid, pid_t pid) {
   return ref;
 }
 
+// Waking a tracer that sleeps on another CPU is most of the cost of a stop on virtual machines
+// (see PtraceEngine::WaitNext): with more than one CPU the tracer polls the device for a while
+// before sleeping in poll(); the window doubles while events come within it and halves when not.
+ssize_t KmviewEngine::ReadEvents(kmview_event* evs, size_t n) {
+  const size_t bytes = n * sizeof(kmview_event);
+  if (spin_max_ns_ > 0) {
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    while (true) {
+      ssize_t got = read(dev_, evs, bytes);
+      if (got > 0 || (got < 0 && errno != EAGAIN)) {
+        spin_ns_ = std::min(spin_max_ns_, std::max<int64_t>(spin_ns_ * 2, 2000));
+        return got;
+      }
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      int64_t spent = (now.tv_sec - start.tv_sec) * 1000000000LL + (now.tv_nsec - start.tv_nsec);
+      if (spent >= spin_ns_) break;
+    }
+    spin_ns_ /= 2;
+  }
+  while (true) {
+    ssize_t got = read(dev_, evs, bytes);
+    if (got >= 0 || errno != EAGAIN) return got;
+    struct pollfd pfd = {dev_, POLLIN, 0};
+    if (poll(&pfd, 1, -1) < 0 && errno != EINTR) return -1;
+  }
+}
+
 int KmviewEngine::Run(EngineClient& client) {
   client_ = &client;
+  cpu_set_t cpus;
+  if (config_.spin_max_us > 0 && sched_getaffinity(0, sizeof cpus, &cpus) == 0 &&
+      CPU_COUNT(&cpus) > 1) {
+    spin_max_ns_ = config_.spin_max_us * 1000;
+    spin_ns_ = spin_max_ns_;
+  }
   std::vector<kmview_event> evs(64);
   while (!tasks_.empty()) {
-    ssize_t n = read(dev_, evs.data(), evs.size() * sizeof(kmview_event));
+    ssize_t n = ReadEvents(evs.data(), evs.size());
     if (n < 0) {
       if (errno == EINTR) continue;
       Log(LogLevel::kError, std::string("read(/dev/kmview): ") + strerror(errno));
@@ -334,7 +374,8 @@ void KmviewEngine::OnEvent(const kmview_event& ev) {
 
 // Does this stop concern the dispatcher, or only a bitmap bit set for another reason?
 bool KmviewEngine::Wanted(const Task& t, const kmview_event& ev) const {
-  if (ev.nr < 0 || ev.nr >= KMVIEW_NR_BITMAP) return true;  // the control call
+  // The control call; an idle view does not answer it (the ptrace engine has no filter then).
+  if (ev.nr < 0 || ev.nr >= KMVIEW_NR_BITMAP) return !idle_;
   if (trapped_[ev.nr]) return true;
   for (const ArgRule& r : config_.conditional) {
     if (r.nr == ev.nr && r.arg >= 0 && r.arg < 6 && (ev.args[r.arg] == r.value) == r.equal) {

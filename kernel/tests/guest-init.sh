@@ -7,6 +7,10 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mount -t tmpfs tmp /tmp
+ln -s /proc/self/fd /dev/fd
+ln -s /proc/self/fd/0 /dev/stdin
+ln -s /proc/self/fd/1 /dev/stdout
+ln -s /proc/self/fd/2 /dev/stderr
 echo "KMVIEW-GUEST kernel $(uname -r)"
 filter=$(cat /test-filter)
 [ -x /debug.sh ] && /debug.sh
