@@ -107,10 +107,19 @@ static ptrace_may_access_t real_ptrace_may_access;
 
 /* ---- tracers and tasks ---------------------------------------------------------------- */
 
+struct kmv_event_node {
+	struct list_head node;
+	struct kmview_event ev;
+};
+
 static void kmv_tracer_free(struct kref *ref)
 {
 	struct kmv_tracer *tr = container_of(ref, struct kmv_tracer, ref);
+	struct kmv_event_node *n, *tmp;
 
+	/* Events queued by a tracee that raced with the close. */
+	list_for_each_entry_safe(n, tmp, &tr->events, node)
+		kfree(n);
 	kfree(tr->prefixes);
 	kfree(tr);
 }
@@ -228,11 +237,6 @@ static bool kmv_unlink(struct kmv_att *att)
 }
 
 /* ---- events ----------------------------------------------------------------------------- */
-
-struct kmv_event_node {
-	struct list_head node;
-	struct kmview_event ev;
-};
 
 static void kmv_queue(struct kmv_tracer *tr, const struct kmview_event *ev, gfp_t gfp)
 {
@@ -1222,8 +1226,12 @@ static int kmv_release(struct inode *inode, struct file *file)
 		kmv_task_put(kt);
 		kmv_att_put(att);
 	}
-	list_for_each_entry_safe(n, ntmp, &tr->events, node)
+	spin_lock_irq(&tr->evlock);
+	list_for_each_entry_safe(n, ntmp, &tr->events, node) {
+		list_del(&n->node);
 		kfree(n);
+	}
+	spin_unlock_irq(&tr->evlock);
 	atomic_dec(&kmv_ntracers);
 	kmv_sys_enter_put();
 	kmv_tracer_put(tr);

@@ -47,4 +47,5 @@ if [ -n "${KMVIEW_COMPARE_PTRACE:-}" ]; then
   run_gtest viewfs_tests_ptrace "$b/tests/viewfs/viewfs_tests" "$KMVIEW_COMPARE_PTRACE"
   mv /dev/kmview.off /dev/kmview
 fi
+[ -n "${KMVIEW_BENCH:-}" ] && /bench.sh
 exit $verdict
