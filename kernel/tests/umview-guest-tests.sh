@@ -37,8 +37,11 @@ run_gtest() {  # NAME BINARY FILTER
   [ $rc -eq 0 ] && echo "PASS $1" || { grep -v -E '^\[ +(OK|RUN) ' /tmp/$1.log | head -150; fail "$1"; }
 }
 run_gtest engine_tests_kmview "$b/tests/engine/engine_tests" "${KMVIEW_ENGINE_FILTER:-*kmview*}"
-# Not here: tests needing make, cc or python3, which the guest lacks.
-viewfs_filter=${KMVIEW_VIEWFS_FILTER:-'Vfs*:*Bind*:*Tmp*:*Hide*:*ReadOnly*:-ViewfsPrograms.MakeUnderABind:ViewfsUnixSockets.*'}
+# Not here: tests needing make, cc or python3, which the guest lacks; and the two-thread races
+# (*SymlinkSwapped*, *RewrittenByAnother*), which take 6-15 s of their 20 s budget under TCG on
+# both engines (measured with --gtest_repeat=3 in this guest) and so time out when the host is
+# busy. Run them with KMVIEW_VIEWFS_FILTER='*SymlinkSwapped*:*RewrittenByAnother*'.
+viewfs_filter=${KMVIEW_VIEWFS_FILTER:-'Vfs*:*Bind*:*Tmp*:*Hide*:*ReadOnly*:-ViewfsPrograms.MakeUnderABind:ViewfsUnixSockets.*:*SymlinkSwapped*:*RewrittenByAnother*'}
 run_gtest viewfs_tests_kmview "$b/tests/viewfs/viewfs_tests" "$viewfs_filter"
 # The same races on the ptrace engine in this guest, for comparison: -e auto falls back to ptrace
 # without the device node.
