@@ -16,6 +16,7 @@
 #include "core/crash_report.h"
 #include "core/dispatcher.h"
 #include "core/engine.h"
+#include "core/kmview_engine.h"
 #include "core/log.h"
 #include "core/plugin_loader.h"
 #include "core/view_file.h"
@@ -305,17 +306,16 @@ int Main(int argc, char** argv) {
   if (!cl.engine_given && !view.engine.empty()) cl.engine = view.engine;
 
   std::unique_ptr<Engine> engine;
-  if (cl.engine == "kmview") {
-    struct stat st;
-    if (stat("/dev/kmview", &st) != 0) {
-      fprintf(stderr, "umview: engine 'kmview' needs the kmview kernel module (/dev/kmview: %s)\n",
-              strerror(errno));
+  if (cl.engine == "kmview" || cl.engine == "auto") {
+    std::string why;
+    if (KmviewUsable(&why)) {
+      engine = MakeKmviewEngine();
+    } else if (cl.engine == "kmview") {
+      fprintf(stderr, "umview: engine 'kmview' needs the kmview kernel module (%s)\n", why.c_str());
       return 2;
     }
-    fprintf(stderr, "umview: engine 'kmview' is not built into this umview yet\n");
-    return 2;
   }
-  engine = MakePtraceEngine();
+  if (!engine) engine = MakePtraceEngine();
   InstallCrashReporter();  // a plugin that crashes umview is named on stderr
 
   // Declared first, destroyed last: the dispatcher holds the plugins' objects and hooks, whose

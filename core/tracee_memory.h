@@ -19,25 +19,26 @@ struct Transfer {
 class TraceeMemory {
  public:
   explicit TraceeMemory(pid_t pid) : pid_(pid) {}
-  ~TraceeMemory();
+  // Virtual: the kmview engine reads and writes through its module instead (kmview_engine.cc).
+  virtual ~TraceeMemory();
   TraceeMemory(const TraceeMemory&) = delete;
   TraceeMemory& operator=(const TraceeMemory&) = delete;
 
   pid_t pid() const { return pid_; }
   // The address space changed (execve): drop the cached /proc/PID/mem descriptor.
-  void Reset(pid_t pid);
+  virtual void Reset(pid_t pid);
 
   // All-or-nothing; 0 or -errno (-EFAULT when part of the range is unmapped).
-  int Read(uint64_t addr, void* buf, size_t len);
+  virtual int Read(uint64_t addr, void* buf, size_t len);
   // Writes even to pages mapped read-only for the tracee (through /proc/PID/mem, FOLL_FORCE).
-  int Write(uint64_t addr, const void* buf, size_t len);
+  virtual int Write(uint64_t addr, const void* buf, size_t len);
   // Writes through /proc/PID/mem only: for memory known to be read-only for the tracee.
-  int WriteForce(uint64_t addr, const void* buf, size_t len);
+  virtual int WriteForce(uint64_t addr, const void* buf, size_t len);
   // Up to the NUL or max bytes; length, -ENAMETOOLONG (no NUL within max) or -EFAULT.
-  int64_t ReadString(uint64_t addr, std::string* out, size_t max);
+  virtual int64_t ReadString(uint64_t addr, std::string* out, size_t max);
   // Several reads (or writes) in one kernel crossing; all-or-nothing.
-  int ReadMulti(const Transfer* t, size_t n);
-  int WriteMulti(const Transfer* t, size_t n);
+  virtual int ReadMulti(const Transfer* t, size_t n);
+  virtual int WriteMulti(const Transfer* t, size_t n);
 
  private:
   int MemFd();

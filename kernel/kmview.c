@@ -1,0 +1,1338 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kmview.ko: partial virtualization support for umview on Debian 12 (6.1.85+, x86-64).
+ *
+ * /dev/kmview: one open file is one tracer. Traced tasks stop at the system calls their tracers
+ * asked for and wait, in syscall context, for one reply per stop (SYSVM: run / run and report the
+ * exit / skip with a value). Several tracers may trace one task: entry events go to them in
+ * reverse attach order (a skip ends the walk), exit events in attach order.
+ *
+ * Hooks (6.1.85+): x64_sys_call(regs, nr) through ftrace with IPMODIFY, redirected only for traced
+ * tasks; the sys_enter tracepoint for numbers beyond the table (umview's control call); the
+ * sched_process_{fork,exec,exit} tracepoints for process events (they cannot sleep: they only
+ * queue events and link new tasks).
+ */
+#include <linux/anon_inodes.h>
+#include <linux/audit.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/fs_struct.h>
+#include <linux/ftrace.h>
+#include <linux/hashtable.h>
+#include <linux/kprobes.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/module.h>
+#include <linux/namei.h>
+#include <linux/poll.h>
+#include <linux/ptrace.h>
+#include <linux/sched.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <linux/slab.h>
+#include <linux/tracepoint.h>
+#include <linux/uaccess.h>
+#include <asm/syscall.h>
+#include <asm/unistd.h>
+
+#include "kmview.h"
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("kmview: system call virtualization for umview");
+
+#define KMV_MAX_NEST 8
+#define KMV_DEFAULT_SCRATCH (16 * 1024)
+
+struct kmv_tracer {
+	struct kref ref;
+	spinlock_t evlock; /* events */
+	struct list_head events;
+	wait_queue_head_t readq;
+	struct list_head atts; /* kmv_att.tr_node, under kmv_lock */
+	bool closed;           /* under kmv_lock; read locklessly by waiters */
+	u32 flags;
+	u32 scratch_size;
+	unsigned long bitmap[BITS_TO_LONGS(KMVIEW_NR_BITMAP)];
+	char *prefixes; /* NUL-separated, under prefix_lock */
+	u32 prefixes_len;
+	struct mutex prefix_lock;
+};
+
+struct kmv_task;
+
+/* One tracer on one task. */
+struct kmv_att {
+	struct kref ref;
+	struct list_head task_node; /* kmv_task.atts, attach order */
+	struct list_head tr_node;   /* kmv_tracer.atts */
+	struct kmv_tracer *tr;      /* holds a reference */
+	struct kmv_task *kt;        /* valid while linked */
+	/* Used only by the task itself in syscall context. */
+	struct mm_struct *scratch_mm;
+	unsigned long scratch;
+};
+
+struct kmv_task {
+	refcount_t ref;
+	struct hlist_node hnode; /* kmv_tasks, keyed by task pointer */
+	struct task_struct *task; /* not a counted reference: unhashed at exit */
+	struct list_head atts;
+	int natts;
+	/* The stop in progress (one at a time: the task waits for one tracer). */
+	spinlock_t lock;
+	wait_queue_head_t wq;
+	struct kmv_tracer *waiting_on;
+	u64 seq;
+	bool replied;
+	struct kmview_reply reply;
+	u64 clone_flags; /* of the clone the task is making, for the fork tracepoint */
+	int depth;       /* > 0 while our hook runs the real call */
+	long oot_nr;     /* a call beyond the table, disguised as getpid (kmv_on_sys_enter) */
+	struct rcu_head rcu;
+};
+
+static DEFINE_SPINLOCK(kmv_lock);
+static DEFINE_HASHTABLE(kmv_tasks, 10);
+static atomic_t kmv_ntasks = ATOMIC_INIT(0);
+static atomic_t kmv_ntracers = ATOMIC_INIT(0);
+static atomic64_t kmv_seq = ATOMIC64_INIT(0);
+static atomic64_t kmv_filtered = ATOMIC64_INIT(0);
+
+typedef long (*x64_sys_call_t)(const struct pt_regs *, unsigned int);
+typedef bool (*ptrace_may_access_t)(struct task_struct *, unsigned int);
+static x64_sys_call_t real_x64_sys_call;
+static ptrace_may_access_t real_ptrace_may_access;
+
+/* ---- tracers and tasks ---------------------------------------------------------------- */
+
+struct kmv_event_node {
+	struct list_head node;
+	struct kmview_event ev;
+};
+
+static void kmv_tracer_free(struct kref *ref)
+{
+	struct kmv_tracer *tr = container_of(ref, struct kmv_tracer, ref);
+	struct kmv_event_node *n, *tmp;
+
+	/* Events queued by a tracee that raced with the close. */
+	list_for_each_entry_safe(n, tmp, &tr->events, node)
+		kfree(n);
+	kfree(tr->prefixes);
+	kfree(tr);
+}
+
+static void kmv_tracer_put(struct kmv_tracer *tr)
+{
+	kref_put(&tr->ref, kmv_tracer_free);
+}
+
+static void kmv_att_free(struct kref *ref)
+{
+	struct kmv_att *att = container_of(ref, struct kmv_att, ref);
+
+	kmv_tracer_put(att->tr);
+	kfree(att);
+}
+
+static void kmv_att_put(struct kmv_att *att)
+{
+	kref_put(&att->ref, kmv_att_free);
+}
+
+static void kmv_task_put(struct kmv_task *kt)
+{
+	if (refcount_dec_and_test(&kt->ref)) {
+		kfree_rcu(kt, rcu);
+		/* Every attached task pins the module (see kmv_task_new). */
+		module_put(THIS_MODULE);
+	}
+}
+
+/* Under rcu_read_lock or kmv_lock. */
+static struct kmv_task *kmv_find(struct task_struct *task)
+{
+	struct kmv_task *kt;
+
+	hash_for_each_possible_rcu(kmv_tasks, kt, hnode, (unsigned long)task)
+		if (kt->task == task)
+			return kt;
+	return NULL;
+}
+
+static struct kmv_task *kmv_get(struct task_struct *task)
+{
+	struct kmv_task *kt;
+
+	rcu_read_lock();
+	kt = kmv_find(task);
+	if (kt && !refcount_inc_not_zero(&kt->ref))
+		kt = NULL;
+	rcu_read_unlock();
+	return kt;
+}
+
+/* Under kmv_lock. */
+static struct kmv_task *kmv_task_new(struct task_struct *task, gfp_t gfp)
+{
+	struct kmv_task *kt = kzalloc(sizeof(*kt), gfp);
+
+	if (!kt)
+		return NULL;
+	refcount_set(&kt->ref, 1); /* the hash table's */
+	kt->task = task;
+	INIT_LIST_HEAD(&kt->atts);
+	spin_lock_init(&kt->lock);
+	init_waitqueue_head(&kt->wq);
+	__module_get(THIS_MODULE);
+	hash_add_rcu(kmv_tasks, &kt->hnode, (unsigned long)task);
+	atomic_inc(&kmv_ntasks);
+	return kt;
+}
+
+/* Under kmv_lock. The caller puts the hash table's reference. */
+static void kmv_task_unhash(struct kmv_task *kt)
+{
+	hash_del_rcu(&kt->hnode);
+	atomic_dec(&kmv_ntasks);
+}
+
+/* Under kmv_lock. */
+static int kmv_link(struct kmv_task *kt, struct kmv_tracer *tr, gfp_t gfp)
+{
+	struct kmv_att *att;
+
+	if (kt->natts >= KMV_MAX_NEST)
+		return -EBUSY;
+	list_for_each_entry(att, &kt->atts, task_node)
+		if (att->tr == tr)
+			return -EALREADY;
+	att = kzalloc(sizeof(*att), gfp);
+	if (!att)
+		return -ENOMEM;
+	kref_init(&att->ref);
+	kref_get(&tr->ref);
+	att->tr = tr;
+	att->kt = kt;
+	list_add_tail(&att->task_node, &kt->atts);
+	list_add_tail(&att->tr_node, &tr->atts);
+	kt->natts++;
+	return 0;
+}
+
+/* Under kmv_lock: unlinks att; true if the task has no tracer left (then unhashed). */
+static bool kmv_unlink(struct kmv_att *att)
+{
+	struct kmv_task *kt = att->kt;
+
+	list_del(&att->task_node);
+	list_del(&att->tr_node);
+	if (--kt->natts == 0) {
+		kmv_task_unhash(kt);
+		return true;
+	}
+	return false;
+}
+
+/* ---- events ----------------------------------------------------------------------------- */
+
+static void kmv_queue(struct kmv_tracer *tr, const struct kmview_event *ev, gfp_t gfp)
+{
+	struct kmv_event_node *n = kmalloc(sizeof(*n), gfp);
+	unsigned long flags;
+
+	if (!n)
+		return;
+	n->ev = *ev;
+	spin_lock_irqsave(&tr->evlock, flags);
+	list_add_tail(&n->node, &tr->events);
+	spin_unlock_irqrestore(&tr->evlock, flags);
+	wake_up_interruptible(&tr->readq);
+}
+
+/*
+ * Sends a stop event to tr and sleeps until tr replies, tr goes away or a fatal signal comes.
+ * Returns 0 with *reply filled, or -EINTR (the task is being killed: the caller skips the call).
+ */
+static int kmv_stop(struct kmv_task *kt, struct kmv_tracer *tr, struct kmview_event *ev,
+		    struct kmview_reply *reply)
+{
+	int err;
+
+	spin_lock(&kt->lock);
+	kt->waiting_on = tr;
+	kt->seq = atomic64_inc_return(&kmv_seq);
+	kt->replied = false;
+	ev->seq = kt->seq;
+	spin_unlock(&kt->lock);
+
+	if (READ_ONCE(tr->closed))
+		err = -EINTR;
+	else {
+		kmv_queue(tr, ev, GFP_KERNEL);
+		/* Killable: SIGKILL ends the wait; other signals wait for the tracer like ptrace. */
+		err = wait_event_killable(kt->wq, READ_ONCE(kt->replied) || READ_ONCE(tr->closed));
+	}
+	spin_lock(&kt->lock);
+	if (!err && kt->replied)
+		*reply = kt->reply;
+	else
+		err = -EINTR;
+	kt->waiting_on = NULL;
+	spin_unlock(&kt->lock);
+	return err;
+}
+
+/* ---- filters ---------------------------------------------------------------------------- */
+
+/* Path arguments of x86-64 calls: {dirfd arg or -1, path arg}, up to two pairs. */
+struct kmv_path_args {
+	s8 dirfd[2];
+	s8 path[2];
+};
+
+static bool kmv_path_call(long nr, struct kmv_path_args *pa)
+{
+	pa->dirfd[0] = pa->dirfd[1] = -1;
+	pa->path[0] = 0;
+	pa->path[1] = -1;
+	switch (nr) {
+	case __NR_open: case __NR_stat: case __NR_lstat: case __NR_access: case __NR_execve:
+	case __NR_truncate: case __NR_chdir: case __NR_mkdir: case __NR_rmdir: case __NR_creat:
+	case __NR_unlink: case __NR_readlink: case __NR_chmod: case __NR_chown: case __NR_lchown:
+	case __NR_utime: case __NR_mknod: case __NR_statfs: case __NR_chroot: case __NR_setxattr:
+	case __NR_lsetxattr: case __NR_getxattr: case __NR_lgetxattr: case __NR_listxattr:
+	case __NR_llistxattr: case __NR_removexattr: case __NR_lremovexattr: case __NR_utimes:
+		return true;
+	case __NR_rename: case __NR_link:
+		pa->path[1] = 1;
+		return true;
+	case __NR_symlink:
+		pa->path[0] = 1;
+		return true;
+	case __NR_openat: case __NR_mkdirat: case __NR_mknodat: case __NR_fchownat:
+	case __NR_futimesat: case __NR_newfstatat: case __NR_unlinkat: case __NR_readlinkat:
+	case __NR_fchmodat: case __NR_faccessat: case __NR_utimensat: case __NR_execveat:
+	case __NR_statx: case __NR_openat2: case __NR_faccessat2: case __NR_name_to_handle_at:
+		pa->dirfd[0] = 0;
+		pa->path[0] = 1;
+		return true;
+	case __NR_renameat: case __NR_renameat2: case __NR_linkat:
+		pa->dirfd[0] = 0;
+		pa->path[0] = 1;
+		pa->dirfd[1] = 2;
+		pa->path[1] = 3;
+		return true;
+	case __NR_symlinkat:
+		pa->dirfd[0] = 1;
+		pa->path[0] = 2;
+		return true;
+	}
+	return false;
+}
+
+static u64 kmv_arg(const struct pt_regs *regs, int i)
+{
+	switch (i) {
+	case 0: return regs->di;
+	case 1: return regs->si;
+	case 2: return regs->dx;
+	case 3: return regs->r10;
+	case 4: return regs->r8;
+	default: return regs->r9;
+	}
+}
+
+static void kmv_set_arg(struct pt_regs *regs, int i, u64 v)
+{
+	switch (i) {
+	case 0: regs->di = v; break;
+	case 1: regs->si = v; break;
+	case 2: regs->dx = v; break;
+	case 3: regs->r10 = v; break;
+	case 4: regs->r8 = v; break;
+	default: regs->r9 = v; break;
+	}
+}
+
+static bool kmv_has_dotdot(const char *p)
+{
+	while (*p) {
+		if (p[0] == '.' && p[1] == '.' && (p[2] == '/' || p[2] == 0))
+			return true;
+		p = strchrnul(p, '/');
+		while (*p == '/')
+			p++;
+	}
+	return false;
+}
+
+/* Under tr->prefix_lock. */
+static bool kmv_in_prefixes(struct kmv_tracer *tr, const char *path)
+{
+	const char *p = tr->prefixes, *end = tr->prefixes + tr->prefixes_len;
+
+	while (p < end) {
+		size_t n = strlen(p);
+
+		if (n == 1 && p[0] == '/')
+			return true;
+		if (!strncmp(path, p, n) && (path[n] == 0 || path[n] == '/'))
+			return true;
+		p += n + 1;
+	}
+	return false;
+}
+
+/*
+ * True if the path in (dirfd, path) may lie under one of tr's prefixes. Lexical: absolute paths
+ * are compared as given; relative ones are appended to the kernel's path of the cwd or dirfd
+ * unless they hold "..". Whatever cannot be decided cheaply (unreadable path, AT_EMPTY_PATH,
+ * "..", a dirfd that is not open) counts as inside.
+ */
+static bool kmv_path_inside(struct kmv_tracer *tr, const struct pt_regs *regs, int dirfd_arg,
+			    int path_arg, char *buf, char *base_buf)
+{
+	const char __user *up = (const char __user *)kmv_arg(regs, path_arg);
+	long n = strncpy_from_user(buf, up, PATH_MAX);
+	char *full = buf;
+	bool inside;
+
+	if (n <= 0 || n >= PATH_MAX)
+		return true;
+	if (buf[0] != '/') {
+		int dfd = dirfd_arg >= 0 ? (int)kmv_arg(regs, dirfd_arg) : AT_FDCWD;
+		struct path base;
+		char *b;
+		size_t blen;
+
+		if (kmv_has_dotdot(buf))
+			return true;
+		if (dfd == AT_FDCWD) {
+			get_fs_pwd(current->fs, &base);
+		} else {
+			struct fd f = fdget(dfd);
+
+			if (!f.file)
+				return true;
+			base = f.file->f_path;
+			path_get(&base);
+			fdput(f);
+		}
+		b = d_path(&base, base_buf, PATH_MAX);
+		path_put(&base);
+		if (IS_ERR(b))
+			return true;
+		blen = strlen(b);
+		if (blen + 1 + n >= PATH_MAX)
+			return true;
+		memmove(base_buf, b, blen);
+		base_buf[blen] = '/';
+		memcpy(base_buf + blen + 1, buf, n + 1);
+		full = base_buf;
+	}
+	mutex_lock(&tr->prefix_lock);
+	inside = kmv_in_prefixes(tr, full);
+	mutex_unlock(&tr->prefix_lock);
+	return inside;
+}
+
+/* Does tr want an entry event for this call? May sleep. */
+static bool kmv_wants(struct kmv_tracer *tr, const struct pt_regs *regs, long nr)
+{
+	struct kmv_path_args pa;
+	char *buf, *base_buf;
+	bool inside = false;
+	int i;
+
+	if (nr < 0 || nr >= KMVIEW_NR_BITMAP)
+		return true;
+	if (!(READ_ONCE(tr->flags) & KMVIEW_CFG_TRAP_ALL) && !test_bit(nr, tr->bitmap))
+		return false;
+	if (!READ_ONCE(tr->prefixes_len) || !kmv_path_call(nr, &pa))
+		return true;
+	buf = __getname();
+	base_buf = __getname();
+	if (!buf || !base_buf) {
+		inside = true;
+		goto out;
+	}
+	for (i = 0; i < 2 && pa.path[i] >= 0 && !inside; i++)
+		inside = kmv_path_inside(tr, regs, pa.dirfd[i], pa.path[i], buf, base_buf);
+	if (!inside)
+		atomic64_inc(&kmv_filtered);
+out:
+	if (buf)
+		__putname(buf);
+	if (base_buf)
+		__putname(base_buf);
+	return inside;
+}
+
+/* ---- the system call path --------------------------------------------------------------- */
+
+static void kmv_fill_regs(struct kmview_event *ev, const struct pt_regs *regs, long nr)
+{
+	int i;
+
+	ev->nr = nr;
+	for (i = 0; i < 6; i++)
+		ev->args[i] = kmv_arg(regs, i);
+	ev->ip = regs->ip;
+	ev->sp = regs->sp;
+	ev->arch = AUDIT_ARCH_X86_64;
+}
+
+/* The scratch area of att in the current address space, made on first use after each exec. */
+static void kmv_scratch(struct kmv_att *att, struct kmview_event *ev)
+{
+	struct kmv_tracer *tr = att->tr;
+	unsigned long addr;
+
+	if (!(READ_ONCE(tr->flags) & KMVIEW_CFG_SCRATCH) || !current->mm)
+		return;
+	if (att->scratch_mm != current->mm) {
+		addr = vm_mmap(NULL, 0, tr->scratch_size, PROT_READ,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, 0);
+		if (IS_ERR_VALUE(addr))
+			return;
+		att->scratch = addr;
+		att->scratch_mm = current->mm;
+	}
+	ev->scratch = att->scratch;
+	ev->scratch_size = tr->scratch_size;
+}
+
+static long kmv_run(struct pt_regs *regs, long nr)
+{
+	if (nr >= 0 && nr < NR_syscalls)
+		return real_x64_sys_call(regs, nr);
+	return -ENOSYS;
+}
+
+static u64 kmv_clone_flags(const struct pt_regs *regs, long nr)
+{
+	u64 flags = 0;
+
+	switch (nr) {
+	case __NR_clone:
+		return regs->di;
+	case __NR_fork:
+		return SIGCHLD;
+	case __NR_vfork:
+		return CLONE_VM | CLONE_VFORK | SIGCHLD;
+	case __NR_clone3:
+		if (regs->si >= sizeof(u64) &&
+		    copy_from_user(&flags, (void __user *)regs->di, sizeof(flags)))
+			flags = 0;
+		return flags;
+	}
+	return 0;
+}
+
+/* A traced task makes call nr: walk its tracers, run (or skip) the call, report exits. */
+static long kmv_traced_call(struct kmv_task *kt, struct pt_regs *regs, long nr)
+{
+	struct kmv_att *atts[KMV_MAX_NEST];
+	bool want_exit[KMV_MAX_NEST] = {};
+	struct kmview_event ev;
+	struct kmview_reply reply;
+	int n = 0, i, stop_at = -1;
+	bool skipped = false;
+	long ret = 0;
+
+	spin_lock(&kmv_lock);
+	{
+		struct kmv_att *att;
+
+		list_for_each_entry(att, &kt->atts, task_node) {
+			kref_get(&att->ref);
+			atts[n++] = att;
+		}
+	}
+	spin_unlock(&kmv_lock);
+
+	/* Entry: the last attached tracer first, each seeing what the later ones made of it. */
+	for (i = n - 1; i >= 0; i--) {
+		struct kmv_tracer *tr = atts[i]->tr;
+
+		if (READ_ONCE(tr->closed) || !kmv_wants(tr, regs, nr))
+			continue;
+		memset(&ev, 0, sizeof(ev));
+		ev.type = KMVIEW_EV_SYSCALL_ENTRY;
+		ev.tid = task_pid_vnr(current);
+		ev.pid = task_tgid_vnr(current);
+		kmv_fill_regs(&ev, regs, nr);
+		kmv_scratch(atts[i], &ev);
+		if (kmv_stop(kt, tr, &ev, &reply)) {
+			skipped = true;
+			ret = -EINTR;
+			stop_at = i;
+			break;
+		}
+		if (reply.action == KMVIEW_SKIP) {
+			skipped = true;
+			ret = reply.value;
+			stop_at = i;
+			break;
+		}
+		if (reply.change & KMVIEW_REPLY_NR) {
+			nr = reply.nr;
+			regs->orig_ax = nr;
+		}
+		if (reply.change & KMVIEW_REPLY_ARGS) {
+			int j;
+
+			for (j = 0; j < 6; j++)
+				kmv_set_arg(regs, j, reply.args[j]);
+		}
+		want_exit[i] = reply.action == KMVIEW_RUN_REPORT_EXIT;
+	}
+
+	if (!skipped) {
+		bool any_exit = false;
+
+		for (i = 0; i < n; i++)
+			any_exit |= want_exit[i];
+		if (!any_exit && (nr == __NR_exit || nr == __NR_exit_group)) {
+			/* Never returns: drop what we hold first. */
+			for (i = 0; i < n; i++)
+				kmv_att_put(atts[i]);
+			kmv_task_put(kt);
+			return kmv_run(regs, nr);
+		}
+		kt->clone_flags = kmv_clone_flags(regs, nr);
+		kt->depth++;
+		ret = kmv_run(regs, nr);
+		kt->depth--;
+	}
+
+	/* Exit: in attach order, to those that asked (a skip still reports to them). */
+	for (i = 0; i < n; i++) {
+		struct kmv_tracer *tr = atts[i]->tr;
+
+		if (!want_exit[i] || READ_ONCE(tr->closed) || fatal_signal_pending(current))
+			continue;
+		memset(&ev, 0, sizeof(ev));
+		ev.type = KMVIEW_EV_SYSCALL_EXIT;
+		ev.tid = task_pid_vnr(current);
+		ev.pid = task_tgid_vnr(current);
+		kmv_fill_regs(&ev, regs, nr);
+		ev.ret = ret;
+		if (kmv_stop(kt, tr, &ev, &reply))
+			break;
+		if (reply.action == KMVIEW_SET_RETURN)
+			ret = reply.value;
+	}
+	(void)stop_at;
+	for (i = 0; i < n; i++)
+		kmv_att_put(atts[i]);
+	kmv_task_put(kt);
+	return ret;
+}
+
+/* Replaces x64_sys_call for traced tasks (the ftrace callback redirects only those). */
+static long kmv_x64_sys_call(const struct pt_regs *cregs, unsigned int nr)
+{
+	struct kmv_task *kt = kmv_get(current);
+
+	long real_nr;
+
+	if (!kt)
+		return real_x64_sys_call(cregs, nr);
+	real_nr = kt->oot_nr;
+	if (real_nr) { /* turned into getpid by kmv_on_sys_enter */
+		kt->oot_nr = 0;
+		((struct pt_regs *)cregs)->orig_ax = real_nr;
+		return kmv_traced_call(kt, (struct pt_regs *)cregs, real_nr);
+	}
+	return kmv_traced_call(kt, (struct pt_regs *)cregs, nr);
+}
+
+/*
+ * Calls beyond the table (umview's control call) never reach x64_sys_call, and 6.1 builds
+ * __x64_sys_ni_syscall without ftrace. So the raw sys_enter tracepoint (registered only while a
+ * tracer is open: it sends every task through the slow syscall path) turns such a call of a traced
+ * task into getpid, which the hook then reports under its real number. Since 6.1.84 the number is
+ * re-read after the tracepoint.
+ */
+static void kmv_on_sys_enter(void *data, struct pt_regs *regs, long id)
+{
+	struct kmv_task *kt;
+
+	if ((unsigned long)id < NR_syscalls || id == -1 || !atomic_read(&kmv_ntasks))
+		return;
+	rcu_read_lock();
+	kt = kmv_find(current);
+	if (kt) {
+		kt->oot_nr = id;
+		regs->orig_ax = __NR_getpid;
+	}
+	rcu_read_unlock();
+}
+
+static struct tracepoint *kmv_sys_enter_tp;
+static DEFINE_MUTEX(kmv_sys_enter_lock);
+static int kmv_sys_enter_users;
+
+static void kmv_sys_enter_get(void)
+{
+	mutex_lock(&kmv_sys_enter_lock);
+	if (kmv_sys_enter_users++ == 0 && kmv_sys_enter_tp &&
+	    tracepoint_probe_register(kmv_sys_enter_tp, kmv_on_sys_enter, NULL))
+		pr_info("kmview: sys_enter probe failed: out-of-table calls not reported\n");
+	mutex_unlock(&kmv_sys_enter_lock);
+}
+
+static void kmv_sys_enter_put(void)
+{
+	mutex_lock(&kmv_sys_enter_lock);
+	if (--kmv_sys_enter_users == 0 && kmv_sys_enter_tp)
+		tracepoint_probe_unregister(kmv_sys_enter_tp, kmv_on_sys_enter, NULL);
+	mutex_unlock(&kmv_sys_enter_lock);
+}
+
+static void notrace kmv_ftrace(unsigned long ip, unsigned long parent_ip, struct ftrace_ops *ops,
+			       struct ftrace_regs *fregs)
+{
+	struct pt_regs *regs = ftrace_get_regs(fregs);
+	bool traced;
+
+	if (!regs || !atomic_read(&kmv_ntasks) || within_module(parent_ip, THIS_MODULE))
+		return;
+	rcu_read_lock();
+	traced = kmv_find(current) != NULL;
+	rcu_read_unlock();
+	if (!traced)
+		return;
+	regs->ip = (unsigned long)kmv_x64_sys_call;
+}
+
+static struct ftrace_ops kmv_ops = {
+	.func = kmv_ftrace,
+	.flags = FTRACE_OPS_FL_SAVE_REGS | FTRACE_OPS_FL_RECURSION | FTRACE_OPS_FL_IPMODIFY,
+};
+
+/* ---- process events (tracepoints: no sleeping) ---------------------------------------- */
+
+static void kmv_on_fork(void *data, struct task_struct *parent, struct task_struct *child)
+{
+	struct kmv_task *pkt, *ckt;
+	struct kmv_att *att;
+	struct kmview_event ev = {};
+
+	if (!atomic_read(&kmv_ntasks))
+		return;
+	spin_lock(&kmv_lock);
+	pkt = kmv_find(current);
+	if (!pkt)
+		goto out;
+	ckt = kmv_task_new(child, GFP_ATOMIC);
+	if (!ckt)
+		goto out;
+	ev.type = KMVIEW_EV_NEW_THREAD;
+	ev.tid = task_pid_vnr(child);
+	ev.pid = task_tgid_vnr(child);
+	ev.a = task_pid_vnr(current);
+	ev.flags = pkt->clone_flags;
+	list_for_each_entry(att, &pkt->atts, task_node) {
+		if (att->tr->closed || kmv_link(ckt, att->tr, GFP_ATOMIC))
+			continue;
+		kmv_queue(att->tr, &ev, GFP_ATOMIC);
+	}
+	if (ckt->natts == 0) {
+		kmv_task_unhash(ckt);
+		spin_unlock(&kmv_lock);
+		kmv_task_put(ckt);
+		return;
+	}
+out:
+	spin_unlock(&kmv_lock);
+}
+
+static void kmv_on_exec(void *data, struct task_struct *p, pid_t old_pid,
+			struct linux_binprm *bprm)
+{
+	struct kmv_task *kt;
+	struct kmv_att *att;
+	struct kmview_event ev = {};
+
+	if (!atomic_read(&kmv_ntasks))
+		return;
+	spin_lock(&kmv_lock);
+	kt = kmv_find(p);
+	if (kt) {
+		ev.type = KMVIEW_EV_EXEC;
+		ev.tid = task_pid_vnr(p);
+		ev.pid = task_tgid_vnr(p);
+		ev.a = old_pid;
+		list_for_each_entry(att, &kt->atts, task_node) {
+			att->scratch_mm = NULL;
+			kmv_queue(att->tr, &ev, GFP_ATOMIC);
+		}
+	}
+	spin_unlock(&kmv_lock);
+}
+
+static void kmv_on_exit(void *data, struct task_struct *p)
+{
+	struct kmv_task *kt;
+	struct kmv_att *att, *tmp;
+	struct kmview_event ev = {};
+	LIST_HEAD(gone);
+
+	if (!atomic_read(&kmv_ntasks))
+		return;
+	spin_lock(&kmv_lock);
+	kt = kmv_find(p);
+	if (!kt) {
+		spin_unlock(&kmv_lock);
+		return;
+	}
+	ev.type = KMVIEW_EV_THREAD_EXIT;
+	ev.tid = task_pid_vnr(p);
+	ev.pid = task_tgid_vnr(p);
+	ev.status = p->exit_code;
+	list_for_each_entry_safe(att, tmp, &kt->atts, task_node) {
+		kmv_queue(att->tr, &ev, GFP_ATOMIC);
+		kmv_unlink(att);
+		list_add(&att->task_node, &gone);
+	}
+	spin_unlock(&kmv_lock);
+	list_for_each_entry_safe(att, tmp, &gone, task_node)
+		kmv_att_put(att);
+	kmv_task_put(kt);
+}
+
+struct kmv_tp {
+	const char *name;
+	void *probe;
+	struct tracepoint *tp;
+};
+
+static struct kmv_tp kmv_tps[] = {
+	{ "sched_process_fork", kmv_on_fork },
+	{ "sched_process_exec", kmv_on_exec },
+	{ "sched_process_exit", kmv_on_exit },
+};
+
+static void kmv_find_tp(struct tracepoint *tp, void *priv)
+{
+	int i;
+
+	if (!strcmp(tp->name, "sys_enter"))
+		kmv_sys_enter_tp = tp;
+	for (i = 0; i < ARRAY_SIZE(kmv_tps); i++)
+		if (!strcmp(tp->name, kmv_tps[i].name))
+			kmv_tps[i].tp = tp;
+}
+
+/* ---- attach ------------------------------------------------------------------------------ */
+
+static bool kmv_may_trace(struct task_struct *task)
+{
+	return real_ptrace_may_access(task, PTRACE_MODE_ATTACH_REALCREDS);
+}
+
+/* Attaches task to tr. Setuid exec under a tracer must not gain privileges: no_new_privs. */
+static int kmv_attach_task(struct kmv_tracer *tr, struct task_struct *task)
+{
+	struct kmv_task *kt, *fresh = NULL;
+	int err;
+
+	if (task->flags & (PF_KTHREAD | PF_EXITING))
+		return -EPERM;
+	task_set_no_new_privs(task);
+	spin_lock(&kmv_lock);
+	kt = kmv_find(task);
+	if (!kt)
+		kt = fresh = kmv_task_new(task, GFP_ATOMIC);
+	err = kt ? kmv_link(kt, tr, GFP_ATOMIC) : -ENOMEM;
+	if (err && fresh)
+		kmv_task_unhash(fresh);
+	spin_unlock(&kmv_lock);
+	if (err && fresh)
+		kmv_task_put(fresh);
+	return err;
+}
+
+static int kmv_attach_pid(struct kmv_tracer *tr, pid_t pid)
+{
+	struct task_struct *leader = get_pid_task(find_vpid(pid), PIDTYPE_PID), *t;
+	struct task_struct *threads[64];
+	int n = 0, i, err = 0;
+
+	if (!leader)
+		return -ESRCH;
+	if (!kmv_may_trace(leader)) {
+		put_task_struct(leader);
+		return -EPERM;
+	}
+	rcu_read_lock();
+	for_each_thread(leader, t) {
+		if (n == ARRAY_SIZE(threads)) {
+			err = -E2BIG;
+			break;
+		}
+		get_task_struct(t);
+		threads[n++] = t;
+	}
+	rcu_read_unlock();
+	for (i = 0; i < n; i++) {
+		if (!err)
+			err = kmv_attach_task(tr, threads[i]);
+		put_task_struct(threads[i]);
+	}
+	put_task_struct(leader);
+	return err;
+}
+
+/* ---- memory ----------------------------------------------------------------------------- */
+
+/* The task pid names, if tr traces it or could ptrace it. */
+static struct task_struct *kmv_mem_task(struct kmv_tracer *tr, pid_t pid)
+{
+	struct task_struct *task = get_pid_task(find_vpid(pid), PIDTYPE_PID);
+	struct kmv_task *kt;
+	bool ok = false;
+
+	if (!task)
+		return ERR_PTR(-ESRCH);
+	rcu_read_lock();
+	kt = kmv_find(task);
+	if (kt) {
+		struct kmv_att *att;
+
+		spin_lock(&kmv_lock);
+		list_for_each_entry(att, &kt->atts, task_node)
+			ok |= att->tr == tr;
+		spin_unlock(&kmv_lock);
+	}
+	rcu_read_unlock();
+	if (!ok && !kmv_may_trace(task)) {
+		put_task_struct(task);
+		return ERR_PTR(-EPERM);
+	}
+	return task;
+}
+
+static long kmv_mem_op(struct kmv_tracer *tr, struct kmview_mem *m)
+{
+	struct task_struct *task;
+	char *page;
+	u64 done = 0;
+	long ret = 0;
+
+	if (m->len > (1u << 30))
+		return -EINVAL;
+	task = kmv_mem_task(tr, m->pid);
+	if (IS_ERR(task))
+		return PTR_ERR(task);
+	page = (char *)__get_free_page(GFP_KERNEL);
+	if (!page) {
+		put_task_struct(task);
+		return -ENOMEM;
+	}
+	while (done < m->len) {
+		u64 addr = m->addr + done;
+		/* Never cross a page in one access: a string must not fault past its NUL. */
+		size_t chunk = min_t(u64, m->len - done, PAGE_SIZE - (addr & ~PAGE_MASK));
+		void __user *ubuf = (void __user *)(m->buf + done);
+		int got;
+
+		if (m->op == KMVIEW_MEM_WRITE) {
+			if (copy_from_user(page, ubuf, chunk)) {
+				ret = -EFAULT;
+				break;
+			}
+			got = access_process_vm(task, addr, page, chunk, FOLL_FORCE | FOLL_WRITE);
+		} else {
+			got = access_process_vm(task, addr, page, chunk, FOLL_FORCE);
+		}
+		if (got != chunk) {
+			ret = -EFAULT;
+			break;
+		}
+		if (m->op == KMVIEW_MEM_STRING) {
+			char *nul = memchr(page, 0, chunk);
+
+			if (copy_to_user(ubuf, page, nul ? nul - page + 1 : chunk)) {
+				ret = -EFAULT;
+				break;
+			}
+			if (nul) {
+				ret = done + (nul - page);
+				goto out;
+			}
+		} else if (m->op == KMVIEW_MEM_READ && copy_to_user(ubuf, page, chunk)) {
+			ret = -EFAULT;
+			break;
+		}
+		done += chunk;
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+	}
+	if (!ret)
+		ret = m->op == KMVIEW_MEM_STRING ? -ENAMETOOLONG : (long)m->len;
+out:
+	free_page((unsigned long)page);
+	put_task_struct(task);
+	return ret;
+}
+
+/* ---- the device ------------------------------------------------------------------------- */
+
+static long kmv_reply(struct kmv_tracer *tr, const struct kmview_reply *r)
+{
+	struct task_struct *task = get_pid_task(find_vpid(r->tid), PIDTYPE_PID);
+	struct kmv_task *kt;
+	long ret = -ESRCH;
+
+	if (!task)
+		return -ESRCH;
+	kt = kmv_get(task);
+	put_task_struct(task);
+	if (!kt)
+		return -ESRCH;
+	if (r->action > KMVIEW_KEEP_RETURN) {
+		kmv_task_put(kt);
+		return -EINVAL;
+	}
+	spin_lock(&kt->lock);
+	if (kt->waiting_on == tr && kt->seq == r->seq && !kt->replied) {
+		kt->reply = *r;
+		WRITE_ONCE(kt->replied, true);
+		ret = 0;
+	}
+	spin_unlock(&kt->lock);
+	if (!ret)
+		wake_up(&kt->wq);
+	kmv_task_put(kt);
+	return ret;
+}
+
+static long kmv_multi(struct kmv_tracer *tr, struct kmview_multi __user *um)
+{
+	struct kmview_multi m;
+	u32 i;
+
+	if (copy_from_user(&m, um, sizeof(m)))
+		return -EFAULT;
+	if (m.nops > 1024)
+		return -E2BIG;
+	for (i = 0; i < m.nops; i++) {
+		struct kmview_mem __user *uop = (struct kmview_mem __user *)m.ops + i;
+		struct kmview_mem op;
+
+		if (copy_from_user(&op, uop, sizeof(op)))
+			return -EFAULT;
+		op.result = kmv_mem_op(tr, &op);
+		if (put_user(op.result, &uop->result))
+			return -EFAULT;
+	}
+	if (m.has_reply) {
+		m.reply_result = kmv_reply(tr, &m.reply);
+		if (put_user(m.reply_result, &um->reply_result))
+			return -EFAULT;
+	}
+	return 0;
+}
+
+static long kmv_set_prefixes(struct kmv_tracer *tr, const struct kmview_prefixes *p)
+{
+	char *buf = NULL;
+
+	if (p->len > 64 * 1024)
+		return -E2BIG;
+	if (p->len) {
+		buf = memdup_user((const void __user *)p->buf, p->len);
+		if (IS_ERR(buf))
+			return PTR_ERR(buf);
+		if (buf[p->len - 1] != 0) {
+			kfree(buf);
+			return -EINVAL;
+		}
+	}
+	mutex_lock(&tr->prefix_lock);
+	kfree(tr->prefixes);
+	tr->prefixes = buf;
+	WRITE_ONCE(tr->prefixes_len, p->len);
+	mutex_unlock(&tr->prefix_lock);
+	return 0;
+}
+
+static long kmv_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct kmv_tracer *tr = file->private_data;
+	void __user *uarg = (void __user *)arg;
+
+	switch (cmd) {
+	case KMVIEW_IOC_ATTACH_SELF:
+		return kmv_attach_task(tr, current);
+	case KMVIEW_IOC_ATTACH_PID:
+		return kmv_attach_pid(tr, (pid_t)arg);
+	case KMVIEW_IOC_REPLY: {
+		struct kmview_reply r;
+
+		if (copy_from_user(&r, uarg, sizeof(r)))
+			return -EFAULT;
+		return kmv_reply(tr, &r);
+	}
+	case KMVIEW_IOC_MEM: {
+		struct kmview_mem m;
+
+		if (copy_from_user(&m, uarg, sizeof(m)))
+			return -EFAULT;
+		if (m.op < KMVIEW_MEM_READ || m.op > KMVIEW_MEM_STRING)
+			return -EINVAL;
+		m.result = kmv_mem_op(tr, &m);
+		if (put_user(m.result, &((struct kmview_mem __user *)uarg)->result))
+			return -EFAULT;
+		return m.result < 0 ? m.result : 0;
+	}
+	case KMVIEW_IOC_MULTI:
+		return kmv_multi(tr, uarg);
+	case KMVIEW_IOC_CONFIG: {
+		struct kmview_config c;
+		int i;
+
+		if (copy_from_user(&c, uarg, sizeof(c)))
+			return -EFAULT;
+		if (c.scratch_size && (c.scratch_size % PAGE_SIZE || c.scratch_size > (64u << 20)))
+			return -EINVAL;
+		for (i = 0; i < KMVIEW_NR_BITMAP; i++)
+			assign_bit(i, tr->bitmap, c.bitmap[i / 64] & (1ULL << (i % 64)));
+		if (c.scratch_size)
+			tr->scratch_size = c.scratch_size;
+		WRITE_ONCE(tr->flags, c.flags);
+		return 0;
+	}
+	case KMVIEW_IOC_PREFIXES: {
+		struct kmview_prefixes p;
+
+		if (copy_from_user(&p, uarg, sizeof(p)))
+			return -EFAULT;
+		return kmv_set_prefixes(tr, &p);
+	}
+	case KMVIEW_IOC_INFO: {
+		struct kmview_info info = {
+			.abi_version = KMVIEW_ABI_VERSION,
+			.tracers = atomic_read(&kmv_ntracers),
+			.tasks = atomic_read(&kmv_ntasks),
+			.filtered = atomic64_read(&kmv_filtered),
+		};
+
+		return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;
+	}
+	}
+	return -ENOTTY;
+}
+
+static ssize_t kmv_read(struct file *file, char __user *buf, size_t len, loff_t *pos)
+{
+	struct kmv_tracer *tr = file->private_data;
+	size_t done = 0;
+	int err;
+
+	if (len < sizeof(struct kmview_event))
+		return -EINVAL;
+	for (;;) {
+		spin_lock_irq(&tr->evlock);
+		while (done + sizeof(struct kmview_event) <= len && !list_empty(&tr->events)) {
+			struct kmv_event_node *n =
+				list_first_entry(&tr->events, struct kmv_event_node, node);
+			struct kmview_event ev = n->ev;
+
+			list_del(&n->node);
+			spin_unlock_irq(&tr->evlock);
+			kfree(n);
+			if (copy_to_user(buf + done, &ev, sizeof(ev)))
+				return done ? done : -EFAULT;
+			done += sizeof(ev);
+			spin_lock_irq(&tr->evlock);
+		}
+		spin_unlock_irq(&tr->evlock);
+		if (done)
+			return done;
+		if (file->f_flags & O_NONBLOCK)
+			return -EAGAIN;
+		err = wait_event_interruptible(tr->readq, !list_empty_careful(&tr->events));
+		if (err)
+			return err;
+	}
+}
+
+static __poll_t kmv_poll(struct file *file, poll_table *wait)
+{
+	struct kmv_tracer *tr = file->private_data;
+
+	poll_wait(file, &tr->readq, wait);
+	return list_empty_careful(&tr->events) ? 0 : EPOLLIN | EPOLLRDNORM;
+}
+
+static int kmv_open(struct inode *inode, struct file *file)
+{
+	struct kmv_tracer *tr = kzalloc(sizeof(*tr), GFP_KERNEL);
+
+	if (!tr)
+		return -ENOMEM;
+	kref_init(&tr->ref);
+	spin_lock_init(&tr->evlock);
+	INIT_LIST_HEAD(&tr->events);
+	INIT_LIST_HEAD(&tr->atts);
+	init_waitqueue_head(&tr->readq);
+	mutex_init(&tr->prefix_lock);
+	tr->scratch_size = KMV_DEFAULT_SCRATCH;
+	file->private_data = tr;
+	atomic_inc(&kmv_ntracers);
+	kmv_sys_enter_get();
+	return 0;
+}
+
+/* The tracer is gone: its tracees are killed (they would run unvirtualized otherwise). */
+static int kmv_release(struct inode *inode, struct file *file)
+{
+	struct kmv_tracer *tr = file->private_data;
+	struct kmv_event_node *n, *ntmp;
+	struct kmv_att *att;
+
+	for (;;) {
+		struct task_struct *task = NULL;
+		struct kmv_task *kt = NULL;
+		bool last = false;
+
+		spin_lock(&kmv_lock);
+		WRITE_ONCE(tr->closed, true);
+		att = list_first_entry_or_null(&tr->atts, struct kmv_att, tr_node);
+		if (att) {
+			kt = att->kt;
+			refcount_inc(&kt->ref);
+			task = kt->task;
+			get_task_struct(task);
+			last = kmv_unlink(att);
+		}
+		spin_unlock(&kmv_lock);
+		if (!att)
+			break;
+		send_sig(SIGKILL, task, 1);
+		put_task_struct(task);
+		wake_up(&kt->wq);
+		if (last)
+			kmv_task_put(kt); /* the hash table's */
+		kmv_task_put(kt);
+		kmv_att_put(att);
+	}
+	spin_lock_irq(&tr->evlock);
+	list_for_each_entry_safe(n, ntmp, &tr->events, node) {
+		list_del(&n->node);
+		kfree(n);
+	}
+	spin_unlock_irq(&tr->evlock);
+	atomic_dec(&kmv_ntracers);
+	kmv_sys_enter_put();
+	kmv_tracer_put(tr);
+	return 0;
+}
+
+static const struct file_operations kmv_fops = {
+	.owner = THIS_MODULE,
+	.open = kmv_open,
+	.release = kmv_release,
+	.read = kmv_read,
+	.poll = kmv_poll,
+	.unlocked_ioctl = kmv_ioctl,
+	.llseek = noop_llseek,
+};
+
+static struct miscdevice kmv_dev = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "kmview",
+	.fops = &kmv_fops,
+	.mode = 0666,
+};
+
+/* ---- module ------------------------------------------------------------------------------ */
+
+static unsigned long kmv_lookup(const char *name)
+{
+	static unsigned long (*lookup)(const char *);
+
+	if (!lookup) {
+		struct kprobe kp = { .symbol_name = "kallsyms_lookup_name" };
+
+		if (register_kprobe(&kp) < 0)
+			return 0;
+		lookup = (void *)kp.addr;
+		unregister_kprobe(&kp);
+	}
+	return lookup ? lookup(name) : 0;
+}
+
+
+static int __init kmv_init(void)
+{
+	int err, i;
+
+	real_x64_sys_call = (x64_sys_call_t)kmv_lookup("x64_sys_call");
+	real_ptrace_may_access = (ptrace_may_access_t)kmv_lookup("ptrace_may_access");
+	if (!real_x64_sys_call || !real_ptrace_may_access) {
+		pr_err("kmview: x64_sys_call or ptrace_may_access not found (needs 6.1.85+)\n");
+		return -ENOENT;
+	}
+	for_each_kernel_tracepoint(kmv_find_tp, NULL);
+	for (i = 0; i < ARRAY_SIZE(kmv_tps); i++) {
+		if (!kmv_tps[i].tp) {
+			pr_err("kmview: tracepoint %s not found\n", kmv_tps[i].name);
+			return -ENOENT;
+		}
+	}
+	err = ftrace_set_filter_ip(&kmv_ops, (unsigned long)real_x64_sys_call, 0, 0);
+	if (err) {
+		pr_err("kmview: cannot hook x64_sys_call: %d\n", err);
+		return err;
+	}
+	for (i = 0; i < ARRAY_SIZE(kmv_tps); i++) {
+		err = tracepoint_probe_register(kmv_tps[i].tp, kmv_tps[i].probe, NULL);
+		if (err)
+			goto undo_tp;
+	}
+	err = register_ftrace_function(&kmv_ops);
+	if (err)
+		goto undo_tp;
+	err = misc_register(&kmv_dev);
+	if (err)
+		goto undo_ftrace;
+	pr_info("kmview: ready (ABI %d)\n", KMVIEW_ABI_VERSION);
+	return 0;
+
+undo_ftrace:
+	unregister_ftrace_function(&kmv_ops);
+undo_tp:
+	while (--i >= 0)
+		tracepoint_probe_unregister(kmv_tps[i].tp, kmv_tps[i].probe, NULL);
+	tracepoint_synchronize_unregister();
+	ftrace_free_filter(&kmv_ops);
+	return err;
+}
+
+/* Only reachable with no tracer open and no task attached (both pin the module). */
+static void __exit kmv_exit(void)
+{
+	int i;
+
+	misc_deregister(&kmv_dev);
+	unregister_ftrace_function(&kmv_ops);
+	for (i = 0; i < ARRAY_SIZE(kmv_tps); i++)
+		tracepoint_probe_unregister(kmv_tps[i].tp, kmv_tps[i].probe, NULL);
+	tracepoint_synchronize_unregister();
+	ftrace_free_filter(&kmv_ops);
+	synchronize_rcu();
+	rcu_barrier();
+}
+
+module_init(kmv_init);
+module_exit(kmv_exit);
