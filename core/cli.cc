@@ -125,7 +125,7 @@ bool ParseCommandLine(int argc, char** argv, CommandLine* out, std::string* erro
   // otherwise point into the previous call's (possibly freed) arguments.
   optind = 0;
   while (true) {
-    int prev = optind;
+    int prev = optind == 0 ? 1 : optind;  // 0 only before the first getopt_long
     // '+': stop at the first non-option, so `umview ls -l` passes -l to ls.
     int c = getopt_long(argc, argv, "+:p:b:w:r:f:e:vhV", kLong, nullptr);
     if (c == -1) break;
