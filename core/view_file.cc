@@ -85,11 +85,11 @@ std::string PathField(const YAML::Node& n, const std::string& what, bool must_ex
 // viewfs `mounts:` entries become the plugin's command-line options.
 void ViewfsMounts(const YAML::Node& mounts, Options* out) {
   if (!mounts.IsSequence()) Fail(mounts, "mounts must be a list of {type, ...} entries");
-  static const std::vector<std::string> kTypes = {"bind", "cow",    "merge", "hide",
-                                                  "tmp",  "except", "ro",    "root"};
+  static const std::vector<std::string> kTypes = {"bind",   "cow", "merge", "hide", "tmp",
+                                                  "except", "ro",  "root",  "fuse"};
   for (const auto& m : mounts) {
     if (!m.IsMap()) Fail(m, "a mount must be a map {type, source, target, ...}");
-    CheckKeys(m, {"type", "source", "target", "upper", "layers", "readonly"}, "a mount");
+    CheckKeys(m, {"type", "source", "target", "upper", "layers", "readonly", "program"}, "a mount");
     if (!m["type"]) Fail(m, "missing field 'type' (expected one of " + Join(kTypes, ", ") + ")");
     std::string type = Scalar(m["type"], "type");
     if (std::find(kTypes.begin(), kTypes.end(), type) == kTypes.end()) {
@@ -115,6 +115,21 @@ void ViewfsMounts(const YAML::Node& mounts, Options* out) {
       out->push_back({"merge", target + ":" + Join(l, "+"), true});
     } else if (type == "root") {
       out->push_back({"root", PathField(need("source"), "source", true), true});
+    } else if (type == "fuse") {
+      // viewfs's fuse=MNT:PROGRAM+ARG+...: the FUSE program started in the view at startup.
+      YAML::Node prog = need("program");
+      if (!prog.IsSequence() || prog.size() == 0) {
+        Fail(prog, "program must be a list [PROGRAM, ARG, ...]");
+      }
+      std::vector<std::string> argv;
+      for (const auto& x : prog) {
+        std::string a = Scalar(x, "program");
+        if (a.empty() || a.find('+') != std::string::npos) {
+          Fail(x, "program arguments must be non-empty and without '+'");
+        }
+        argv.push_back(a);
+      }
+      out->push_back({"fuse", target + ":" + Join(argv, "+"), true});
     } else {
       out->push_back({type, target, true});
     }

@@ -138,6 +138,13 @@ struct FuseClient::Impl {
   std::map<pid_t, std::shared_ptr<FuseFile>> opening_file;  // open of a FUSE file in flight
   std::map<uint64_t, std::weak_ptr<FuseFile>> files_by_ino;
   uint32_t next_dev = 0;
+  // View cwds of threads whose cwd is in a FUSE mount (the kernel cwd is left where it was).
+  std::map<pid_t, std::string> cwd;
+  std::set<pid_t> leaving;  // a chdir/fchdir out of a view cwd in flight (exit requested)
+
+  bool CwdCall(Call& call);
+  void ChdirFuse(Call& call, const std::shared_ptr<FuseConn>& c, const std::string& rel,
+                 uint64_t token);
 
   // --- the protocol ----------------------------------------------------------------------
   void Send(const std::shared_ptr<FuseConn>& c, uint32_t opcode, uint64_t nodeid, const Creds& cr,
@@ -888,8 +895,6 @@ void FuseClient::Impl::Serve(Call& call, const std::shared_ptr<FuseConn>& c,
   // Arguments after the path (their index relative to it).
   auto after = [&](int k) { return call.arg(first + k); };
   switch (nr) {
-    case SYS_chdir:
-      return call.Fail(ENOTSUP);  // the kernel cannot have a cwd in a virtual directory
     case SYS_execve:
     case SYS_execveat:
       return call.Fail(EACCES);
@@ -899,6 +904,8 @@ void FuseClient::Impl::Serve(Call& call, const std::shared_ptr<FuseConn>& c,
   uint64_t token = call.Defer();
   if (token == 0) return call.Fail(ENOSYS);
   switch (nr) {
+    case SYS_chdir:
+      return ChdirFuse(call, c, rel, token);
     case SYS_stat:
     case SYS_lstat:
     case SYS_newfstatat:
@@ -1583,7 +1590,10 @@ bool FuseClient::Impl::FileCall(FuseFile& f, Call& call) {
       return true;
     }
     case SYS_fchdir:
-      return call.Fail(ENOTSUP), true;
+      if (!f.dir) return call.Fail(ENOTDIR), true;
+      leaving.erase(call.tid());
+      cwd[call.tid()] = NormalizePath(c->point + "/" + f.rel);
+      return call.Return(0), true;
     case SYS_fgetxattr:
     case SYS_flistxattr:
     case SYS_fsetxattr:
@@ -1597,7 +1607,80 @@ FuseClient::FuseClient(Host& host, BaseFn base)
     : impl_(std::make_unique<Impl>(host, std::move(base))) {}
 FuseClient::~FuseClient() = default;
 
+// chdir into a directory of a FUSE mount: LOOKUP (following symlinks), then the thread's view
+// cwd is that directory; the kernel does not run the call. A symlink leading out of the mount
+// gives the kernel a chdir to where it leads.
+void FuseClient::Impl::ChdirFuse(Call& call, const std::shared_ptr<FuseConn>& c,
+                                 const std::string& rel, uint64_t token) {
+  const pid_t tid = call.tid();
+  Lookup(c, CredsOf(call), rel, true, [this, c, tid, token](Looked l) {
+    if (l.err != 0) return Finish(token, -l.err);
+    if (!l.outside.empty()) {
+      std::string out = l.outside;
+      // The view cwd ends here, whether or not the kernel's chdir then succeeds.
+      cwd.erase(tid);
+      leaving.erase(tid);
+      host.Resume(token, [out](Call& call) {
+        if (int rc = call.SetPath(0, out); rc < 0) call.Return(rc);
+      });
+      return;
+    }
+    if (!S_ISDIR(l.attr.mode)) return Finish(token, -ENOTDIR);
+    if (!(l.attr.mode & 0111)) return Finish(token, -EACCES);
+    std::string view = NormalizePath(c->point + "/" + l.rel);
+    host.Resume(token, [this, tid, view](Call& call) {
+      leaving.erase(tid);
+      cwd[tid] = view;
+      call.Return(0);
+    });
+  });
+}
+
+// Calls that depend on a view cwd inside a FUSE mount: getcwd answers it; relative paths (from
+// AT_FDCWD) are made absolute against it, for the FUSE client and for the rest of viewfs, since
+// the kernel's cwd is elsewhere; a chdir/fchdir elsewhere ends it once the kernel succeeds.
+bool FuseClient::Impl::CwdCall(Call& call) {
+  const pid_t tid = call.tid();
+  auto it = cwd.find(tid);
+  if (it == cwd.end()) return false;
+  const std::string& vcwd = it->second;
+  const int nr = call.nr();
+  if (nr == SYS_getcwd) {
+    size_t size = call.arg(1);
+    if (vcwd.size() + 1 > size) return call.Fail(ERANGE), true;
+    if (call.Write(RemotePtr<void>(call.arg(0)), vcwd.c_str(), vcwd.size() + 1) != 0) {
+      return call.Fail(EFAULT), true;
+    }
+    return call.Return(static_cast<int64_t>(vcwd.size() + 1)), true;
+  }
+  const SyscallInfo* info = call.info();
+  if (info != nullptr && (info->classes & kClassPath)) {
+    for (int i = 0; i < info->nargs; ++i) {
+      if (info->args[i] != Arg::kPath) continue;
+      if (i > 0 && info->args[i - 1] == Arg::kDirFd &&
+          static_cast<int>(call.arg(i - 1)) != AT_FDCWD) {
+        continue;
+      }
+      std::string raw;
+      if (call.arg(i) == 0 || call.InScratch(call.arg(i)) ||
+          call.ReadString(RemotePtr<char>(call.arg(i)), &raw, PATH_MAX) < 0 || raw.empty() ||
+          raw[0] == '/') {
+        continue;
+      }
+      std::string abs = NormalizePath(vcwd + "/" + raw);
+      if (raw.back() == '/' && abs != "/") abs += '/';
+      if (int rc = call.SetPath(i, abs); rc < 0) return call.Fail(-rc), true;
+    }
+  }
+  if (nr == SYS_chdir || nr == SYS_fchdir) {
+    leaving.insert(tid);  // ChdirFuse / fchdir of a FUSE directory take it back
+    call.RequestExit();
+  }
+  return false;
+}
+
 bool FuseClient::OnEntry(Call& call) {
+  if (impl_->CwdCall(call)) return true;
   switch (call.nr()) {
     case SYS_mount:
       return impl_->Mount(call);
@@ -1623,6 +1706,9 @@ bool FuseClient::OnEntry(Call& call) {
 }
 
 bool FuseClient::OnExit(Call& call) {
+  if (call.nr() == SYS_chdir || call.nr() == SYS_fchdir) {
+    if (impl_->leaving.erase(call.tid()) && call.result() == 0) impl_->cwd.erase(call.tid());
+  }
   auto learn = [&](uint64_t* ino_out) {
     if (call.result() < 0) return false;
     char buf[64];
@@ -1674,6 +1760,29 @@ std::vector<std::string> FuseClient::MountsIn(const std::string& dir) const {
 
 bool FuseClient::Under(const std::string& view) const {
   return impl_->MountFor(view, nullptr) != nullptr;
+}
+
+std::string FuseClient::Cwd(pid_t tid) const {
+  auto it = impl_->cwd.find(tid);
+  return it == impl_->cwd.end() ? "" : it->second;
+}
+
+void FuseClient::NewTask(pid_t parent, pid_t tid) {
+  auto it = impl_->cwd.find(parent);
+  if (it != impl_->cwd.end()) impl_->cwd[tid] = it->second;
+}
+
+void FuseClient::Exec(pid_t pid, pid_t former_tid) {
+  if (former_tid == 0 || former_tid == pid) return;
+  auto it = impl_->cwd.find(former_tid);
+  if (it == impl_->cwd.end()) return (void)impl_->cwd.erase(pid);
+  impl_->cwd[pid] = it->second;
+  impl_->cwd.erase(it);
+}
+
+void FuseClient::TaskExit(pid_t tid) {
+  impl_->cwd.erase(tid);
+  impl_->leaving.erase(tid);
 }
 
 }  // namespace umview::viewfs

@@ -36,6 +36,14 @@ class FuseClient {
   std::vector<std::string> MountsIn(const std::string& dir) const;
   // True if the view path is a FUSE mount point or lies under one.
   bool Under(const std::string& view) const;
+  // The view cwd of a thread whose cwd is a directory of a FUSE mount, else "". The kernel
+  // cannot hold a cwd there: the thread's kernel cwd stays where it was, and the FUSE client
+  // makes its relative paths absolute against this one (see "FUSE in a view").
+  std::string Cwd(pid_t tid) const;
+  // Process events, for the view cwds: a new task starts with its parent's, an exec keeps it.
+  void NewTask(pid_t parent, pid_t tid);
+  void Exec(pid_t pid, pid_t former_tid);
+  void TaskExit(pid_t tid);
 
   struct Impl;  // the connections, the protocol and the call handlers (fuse_client.cc)
 

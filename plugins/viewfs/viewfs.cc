@@ -197,6 +197,7 @@ class ViewFs final : public Plugin {
         }
         return;
       case SYS_execve:
+        if (!fuse_starts_.empty() && !fuse_started_ && !StartFusePrograms(call)) return;
         return Exec(call);
       case SYS_bind:
       case SYS_connect:
@@ -229,6 +230,7 @@ class ViewFs final : public Plugin {
   }
 
   void OnTaskExit(pid_t tid, int) override {
+    if (fuse_) fuse_->TaskExit(tid);
     ReleaseHeld(tid);
     dents_.erase(tid);
     pending_.erase(tid);
@@ -237,11 +239,13 @@ class ViewFs final : public Plugin {
   }
 
   void OnNewTask(pid_t parent, pid_t tid, bool) override {
+    if (fuse_) fuse_->NewTask(parent, tid);
     auto it = exe_.find(parent);
     if (it != exe_.end()) exe_[tid] = it->second;
   }
 
   void OnExec(pid_t pid, pid_t former_tid) override {
+    if (fuse_) fuse_->Exec(pid, former_tid);
     auto it = pending_exe_.find(former_tid);
     if (it == pending_exe_.end()) {
       exe_.erase(pid);
@@ -325,7 +329,7 @@ class ViewFs final : public Plugin {
     };
     if (!o.has_value || o.value.empty()) {
       *error = "option '" + o.key +
-               "' needs a value (bind=SRC:DST, ro=DST, hide=PATH, tmp=DST, "
+               "' needs a value (bind=SRC:DST, ro=DST, hide=PATH, tmp=DST, fuse=MNT:PROGRAM+ARG, "
                "except=PATH)";
       return false;
     }
@@ -399,9 +403,25 @@ class ViewFs final : public Plugin {
       tmpdirs_.push_back(buf.data());
       AddSkeleton(Normalize(o.value));
       table_.Add(MountKind::kTmp, Normalize(o.value), buf.data());
+    } else if (o.key == "fuse") {
+      // fuse=MNT:PROGRAM+ARG+...: PROGRAM ARG... MNT runs in the view before the command.
+      size_t colon = o.value.find(':');
+      if (colon == std::string::npos) return bad("expected MNT:PROGRAM+ARG+...");
+      std::string mnt = o.value.substr(0, colon), rest = o.value.substr(colon + 1);
+      if (!absolute(mnt)) return bad("MNT must be an absolute path");
+      std::vector<std::string> argv;
+      for (size_t i = 0; i <= rest.size();) {
+        size_t j = rest.find('+', i);
+        if (j == std::string::npos) j = rest.size();
+        if (j > i) argv.push_back(rest.substr(i, j - i));
+        i = j + 1;
+      }
+      if (argv.empty() || rest[0] == '+') return bad("expected MNT:PROGRAM+ARG+...");
+      argv.push_back(Normalize(mnt));
+      fuse_starts_.push_back(std::move(argv));
     } else {
-      *error =
-          "unknown option '" + o.key + "' (expected bind, ro, hide, tmp, except, cow, merge, root)";
+      *error = "unknown option '" + o.key +
+               "' (expected bind, ro, hide, tmp, except, cow, merge, root, fuse)";
       return false;
     }
     return true;
@@ -579,6 +599,10 @@ class ViewFs final : public Plugin {
 
   // The view path of the directory a relative path starts from; "" with *err on failure.
   std::string Base(Call& call, int dirfd, int* err) {
+    if (dirfd == AT_FDCWD && fuse_) {
+      std::string v = fuse_->Cwd(call.tid());  // a cwd in a FUSE mount: only the view has it
+      if (!v.empty()) return v;
+    }
     std::string link =
         dirfd == AT_FDCWD
             ? ReadLink("/proc/" + std::to_string(call.tid()) + "/cwd", err)
@@ -1055,6 +1079,56 @@ class ViewFs final : public Plugin {
   // the host. When the view remaps paths, viewfs resolves them in the view and runs the
   // program through the view's own loader: execve(LOADER, [LOADER, --argv0, ARGV0, PROGRAM,
   // ARGS...]), PROGRAM being a view path (the loader's opens go through the view).
+  // fuse= options: the view's first execve (the command) becomes
+  //   /bin/sh -c 'PROG ARG... MNT || exit 2; ...; "$@"; s=$?; umount MNT...; exit $s'
+  //     umview-fuse ARGV...
+  // so each FUSE program mounts (and, as FUSE programs do by default, goes to the background
+  // once mounted) in the view before the command starts, and is unmounted when it ends. A plugin
+  // cannot start a tracee of its own; the shell of the view does it. False if the call was failed.
+  bool StartFusePrograms(Call& call) {
+    fuse_started_ = true;
+    if (call.InScratch(call.arg(0))) return true;
+    auto quote = [](const std::string& a) {
+      std::string q = "'";
+      for (char ch : a) q += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+      return q + "'";
+    };
+    std::string script;
+    for (const auto& argv : fuse_starts_) {
+      std::string cmd;
+      for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + quote(a);
+      script += cmd + " || { echo " +
+                quote("umview: fuse=" + argv.back() + ": " + argv[0] + " failed") +
+                " >&2; exit 2; }; ";
+    }
+    // The command runs as the shell's child, so that the mounts can be undone when it ends
+    // (a FUSE program left in the background would keep the view alive).
+    script += "\"$@\"; s=$?; ";
+    for (const auto& argv : fuse_starts_) {
+      script += "umount " + quote(argv.back()) + " 2>/dev/null || fusermount3 -u " +
+                quote(argv.back()) + " 2>/dev/null; ";
+    }
+    script += "exit $s";
+    std::vector<uint64_t> ptrs;
+    for (const char* h : {"sh", "-c", script.c_str(), "umview-fuse"}) {
+      RemotePtr<void> p = call.PutScratch(h, strlen(h) + 1);
+      if (!p) return call.Fail(E2BIG), false;
+      ptrs.push_back(p.addr());
+    }
+    for (uint64_t p = call.arg(1); p != 0 && ptrs.size() < 100000; p += 8) {
+      uint64_t a = 0;
+      if (call.Read(RemotePtr<void>(p), &a, sizeof a) != 0) return call.Fail(EFAULT), false;
+      if (a == 0) break;
+      ptrs.push_back(a);
+    }
+    ptrs.push_back(0);
+    RemotePtr<void> array = call.PutScratch(ptrs.data(), ptrs.size() * sizeof(uint64_t));
+    if (!array) return call.Fail(E2BIG), false;
+    if (int rc = call.SetPath(0, "/bin/sh"); rc < 0) return call.Fail(-rc), false;
+    call.SetArg(1, array.addr());
+    return true;
+  }
+
   void Exec(Call& call) {
     if (call.InScratch(call.arg(0))) return;  // restarted: already rewritten
     std::string raw;
@@ -1503,8 +1577,10 @@ class ViewFs final : public Plugin {
   }
 
   MountTable table_;
-  std::unique_ptr<FuseClient> fuse_;               // FUSE in a view (fuse_client.h)
-  std::vector<std::pair<uint64_t, Option>> opts_;  // the option behind each mount, by seq
+  std::vector<std::vector<std::string>> fuse_starts_;  // fuse=: PROGRAM ARG... MNT
+  bool fuse_started_ = false;                          // the first execve has been rewritten
+  std::unique_ptr<FuseClient> fuse_;                   // FUSE in a view (fuse_client.h)
+  std::vector<std::pair<uint64_t, Option>> opts_;      // the option behind each mount, by seq
   std::vector<std::string> tmpdirs_;
   std::string skeleton_;  // private tree of directories leading to mount points (AddSkeleton)
   std::unordered_map<pid_t, Dents> dents_;

@@ -155,6 +155,74 @@ TEST_F(Fuse, DeadProgramMakesCallsFailWithEnotconnAndTheViewGoesOn) {
                 "after\n");
 }
 
+// cd into a FUSE mount: the view keeps the cwd (the kernel cannot), getcwd reports it,
+// relative paths of the shell and of its children resolve from it, `cd ..` leaves the mount.
+TEST_F(Fuse, ChdirIntoTheMountAndRelativePaths) {
+  NeedMemfs();
+  RunResult r =
+      Sh("$MEMFS $M && mkdir $M/sub && echo in-sub > $M/sub/f && cd $M && ls && cat hello && "
+         "cd sub && env pwd && cat f && echo made > g && ls && sh -c 'cat ./g; env pwd' && "
+         "cd .. && cat sub/g && env pwd && cd sub/f 2>/dev/null || echo notdir=$?; "
+         "cd nosuch 2>/dev/null || echo missing; cd .. && env pwd && ls -d mnt && cd $M && "
+         "cd /tmp && env pwd && umount $M");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "hello\nsub\nhello from memfs\n" + mnt_ + "/sub\nin-sub\nf\ng\nmade\n" + mnt_ +
+                       "/sub\nmade\n" + mnt_ + "\nnotdir=2\nmissing\n" + dir_.path() +
+                       "\nmnt\n/tmp\n");
+  EXPECT_FALSE(HostMounted(mnt_));
+  EXPECT_EQ(test::Run({"ls", "-A", mnt_}).out, "") << "the host's mount point must stay empty";
+}
+
+// fuse=MNT:PROGRAM+ARG...: the view runs the FUSE program before the command, so the mount is
+// there when the command starts; argv of the command is kept.
+TEST_F(Fuse, FuseOptionMountsBeforeTheCommand) {
+  NeedMemfs();
+  RunResult r =
+      RunUmview({"-p", "viewfs,fuse=" + mnt_ + ":" + Memfs(), "--", "sh", "-c",
+                 "cat $M/hello; ls $M; echo args: \"$0\" \"$1\"; exit 3", "zero", "it's one"},
+                Opts());
+  // The view ends with the command's status: the program was unmounted when the command ended.
+  ASSERT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_EQ(r.out, "hello from memfs\nhello\nargs: zero it's one\n");
+  EXPECT_FALSE(HostMounted(mnt_));
+  // A program that fails to mount: one line, status 2, the command does not run.
+  r = RunUmview({"-p", "viewfs,fuse=" + mnt_ + ":false", "--", "echo", "ran"}, Opts());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.err.find("fuse=" + mnt_ + ": false failed"), std::string::npos) << r.err;
+}
+
+TEST_F(Fuse, FuseMountInAYamlView) {
+  NeedMemfs();
+  std::string f = dir_ / "v.yaml";
+  WriteFile(f,
+            "version: 1\nplugins:\n  - name: viewfs\n    options:\n      mounts:\n"
+            "        - {type: fuse, target: " +
+                mnt_ + ", program: [" + Memfs() + "]}\n");
+  RunResult r = RunUmview({"-f", f, "--", "sh", "-c", "cat $M/hello"}, Opts());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "hello from memfs\n");
+  WriteFile(f,
+            "version: 1\nplugins:\n  - name: viewfs\n    options:\n      mounts:\n"
+            "        - {type: fuse, target: " +
+                mnt_ + "}\n");
+  r = RunUmview({"-f", f, "--", "true"}, Opts());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("missing field 'program' for a fuse mount"), std::string::npos) << r.err;
+}
+
+// Bad fuse= values: one line naming the option, status 2, nothing runs.
+TEST_F(Fuse, BadFuseOptionValues) {
+  for (const std::string v :
+       {"fuse=relative:prog", "fuse=/mnt", "fuse=/mnt:", "fuse=/mnt:+x", "fuse"}) {
+    RunResult r = RunUmview({"-p", "viewfs," + v, "--", "echo", "ran"}, Opts());
+    EXPECT_EQ(r.exit_code, 2) << v;
+    EXPECT_EQ(r.out, "") << v;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << v << ": " << r.err;
+    EXPECT_NE(r.err.find("fuse"), std::string::npos) << v << ": " << r.err;
+  }
+}
+
 // A mount made in one view is seen neither by another view running at the same time nor by
 // the host.
 TEST_F(Fuse, MountInvisibleToAnotherViewAndToTheHost) {
