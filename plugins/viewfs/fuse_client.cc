@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <linux/fuse.h>
 #include <linux/openat2.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -28,6 +29,8 @@ namespace {
 
 constexpr uint32_t kProtoMinor = 31;  // what we offer; the program may answer lower
 constexpr size_t kMaxRead = 128 * 1024;
+// Read-only opens and execs of regular files up to this size get a sealed memfd copy.
+constexpr uint64_t kSnapshotMax = 64 << 20;
 constexpr size_t kMaxReply = 4 * 1024 * 1024;
 constexpr int kMaxLinks = 40;
 
@@ -143,6 +146,21 @@ struct FuseClient::Impl {
   std::set<pid_t> leaving;  // a chdir/fchdir out of a view cwd in flight (exit requested)
 
   bool CwdCall(Call& call);
+  // memfd copies handed to the kernel by path (/proc/<umview>/fd/N) for an open or an exec in
+  // flight: closed at its exit; kept ones (scripts: the interpreter opens the path later) at
+  // the end.
+  std::map<pid_t, int> opening_memfd;
+  std::vector<int> kept_memfds;
+  ~Impl() {
+    for (auto& [tid, fd] : opening_memfd) close(fd);
+    for (int fd : kept_memfds) close(fd);
+  }
+  void Snapshot(const std::shared_ptr<FuseConn>& c, const Creds& cr, uint64_t node, uint64_t fh,
+                std::function<void(int err, int fd)> done);
+  void GiveMemfd(uint64_t token, int fd, int path_arg, int flags_arg, bool keep);
+  void RunScript(uint64_t token, std::string line, std::string raw, bool at);
+  void ExecFuse(Call& call, const std::shared_ptr<FuseConn>& c, const std::string& rel,
+                uint64_t token);
   void ChdirFuse(Call& call, const std::shared_ptr<FuseConn>& c, const std::string& rel,
                  uint64_t token);
 
@@ -818,11 +836,155 @@ void FuseClient::Impl::SetAttr(uint64_t token, const std::shared_ptr<FuseConn>& 
   });
 }
 
+// A read-only regular file as a real descriptor: its whole content is read (READ until EOF)
+// into a memfd of umview's, sealed, and the file released; the tracee's call then opens
+// /proc/<umview>/fd/N, so mmap and exec work on it. Later changes to the file are not seen
+// through that descriptor (a snapshot, as a private copy would be).
+void FuseClient::Impl::Snapshot(const std::shared_ptr<FuseConn>& c, const Creds& cr, uint64_t node,
+                                uint64_t fh, std::function<void(int err, int fd)> done) {
+  int fd = memfd_create("umview-fuse", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  auto release = [this, c, cr, node, fh] {
+    fuse_release_in in{};
+    in.fh = fh;
+    std::string body;
+    Append(&body, in);
+    Send(c, FUSE_RELEASE, node, cr, body, nullptr);
+  };
+  if (fd < 0) {
+    release();
+    return done(-errno, -1);
+  }
+  auto step = std::make_shared<std::function<void(uint64_t)>>();
+  *step = [this, c, cr, node, fh, fd, done, release, step](uint64_t off) {
+    fuse_read_in in{};
+    in.fh = fh;
+    in.offset = off;
+    in.size = static_cast<uint32_t>(kMaxRead);
+    in.flags = O_RDONLY;
+    std::string body;
+    Append(&body, in);
+    Send(c, FUSE_READ, node, cr, body, [=](int err, const std::string& p) {
+      if (err == 0 && !p.empty() && off + p.size() <= kSnapshotMax &&
+          pwrite(fd, p.data(), p.size(), static_cast<off_t>(off)) ==
+              static_cast<ssize_t>(p.size())) {
+        return (*step)(off + p.size());
+      }
+      release();
+      *step = nullptr;  // ends the cycle step -> lambda -> step
+      if (err != 0 || !p.empty()) {
+        close(fd);
+        return done(err != 0 ? err : -EFBIG, -1);
+      }
+      fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL);
+      done(0, fd);
+    });
+  };
+  (*step)(0);
+}
+
+// Resume a deferred open/exec with its path argument naming memfd `fd` through /proc; flags
+// that would stop the kernel there (O_NOFOLLOW on the magic link, O_CREAT/O_EXCL/O_TRUNC,
+// AT_SYMLINK_NOFOLLOW) are cleared.
+void FuseClient::Impl::GiveMemfd(uint64_t token, int fd, int path_arg, int flags_arg, bool keep) {
+  bool resumed = host.Resume(token, [this, fd, path_arg, flags_arg, keep](Call& call) {
+    std::string p = "/proc/" + std::to_string(getpid()) + "/fd/" + std::to_string(fd);
+    if (int rc = call.SetPath(path_arg, p); rc < 0) {
+      close(fd);
+      return call.Return(rc);
+    }
+    if (call.nr() == SYS_execveat) {
+      call.SetArg(flags_arg, call.arg(flags_arg) & ~static_cast<uint64_t>(AT_SYMLINK_NOFOLLOW));
+    } else if (call.nr() != SYS_execve) {
+      call.SetArg(flags_arg,
+                  call.arg(flags_arg) & ~static_cast<uint64_t>(O_NOFOLLOW | O_CREAT | O_EXCL));
+    }
+    if (keep) {
+      kept_memfds.push_back(fd);
+      return;
+    }
+    call.RequestExit();
+    opening_memfd[call.tid()] = fd;
+  });
+  if (!resumed) close(fd);
+}
+
+// A "#!" script of a FUSE mount, as binfmt_script does it: the interpreter runs with argv
+// [interp, arg?, path as given, argv[1]...] and reads the script through the view.
+void FuseClient::Impl::RunScript(uint64_t token, std::string line, std::string raw, bool at) {
+  line = line.substr(0, line.find('\n'));
+  auto blank = [](char ch) { return ch == ' ' || ch == '\t'; };
+  size_t b = 0;
+  while (b < line.size() && blank(line[b])) ++b;
+  size_t e = b;
+  while (e < line.size() && !blank(line[e])) ++e;
+  std::string interp = line.substr(b, e - b), arg;
+  while (e < line.size() && blank(line[e])) ++e;
+  arg = line.substr(e);
+  while (!arg.empty() && blank(arg.back())) arg.pop_back();
+  if (interp.empty()) return Finish(token, -ENOEXEC);
+  host.Resume(token, [interp, arg, raw, at](Call& call) {
+    std::vector<uint64_t> ptrs;
+    std::vector<std::string> head = {interp};
+    if (!arg.empty()) head.push_back(arg);
+    head.push_back(raw);
+    for (const auto& h : head) {
+      RemotePtr<void> p = call.PutScratch(h.c_str(), h.size() + 1);
+      if (!p) return call.Fail(E2BIG);
+      ptrs.push_back(p.addr());
+    }
+    uint64_t argv = call.arg(at ? 2 : 1);
+    for (uint64_t p = argv, i = 0; p != 0 && i < 100000; p += 8, ++i) {
+      uint64_t a = 0;
+      if (call.Read(RemotePtr<void>(p), &a, sizeof a) != 0) return call.Fail(EFAULT);
+      if (a == 0) break;
+      if (i > 0) ptrs.push_back(a);
+    }
+    ptrs.push_back(0);
+    RemotePtr<void> array = call.PutScratch(ptrs.data(), ptrs.size() * sizeof(uint64_t));
+    if (!array) return call.Fail(E2BIG);
+    if (int rc = call.SetPath(at ? 1 : 0, interp); rc < 0) return call.Fail(-rc);
+    call.SetArg(at ? 2 : 1, array.addr());
+  });
+}
+
+// execve of a file of a FUSE mount: a memfd copy is what the kernel runs (an ELF); a script
+// runs its interpreter on the script's path.
+void FuseClient::Impl::ExecFuse(Call& call, const std::shared_ptr<FuseConn>& c,
+                                const std::string& rel, uint64_t token) {
+  const Creds cr = CredsOf(call);
+  const bool at = call.nr() == SYS_execveat;
+  const bool follow = !(at && (call.arg(4) & AT_SYMLINK_NOFOLLOW));
+  std::string raw;
+  call.ReadString(RemotePtr<char>(call.arg(at ? 1 : 0)), &raw, PATH_MAX);
+  Lookup(c, cr, rel, follow, [this, c, cr, token, at, raw](Looked l) {
+    if (l.err != 0 || !l.outside.empty()) return Finish(token, l.err ? -l.err : -EXDEV);
+    if (!S_ISREG(l.attr.mode) || !(l.attr.mode & 0111)) return Finish(token, -EACCES);
+    if (l.attr.size > kSnapshotMax) return Finish(token, -ENOEXEC);
+    fuse_open_in in{};
+    in.flags = O_RDONLY;
+    std::string body;
+    Append(&body, in);
+    Send(c, FUSE_OPEN, l.id, cr, body, [=, this](int err, const std::string& p) {
+      if (err != 0) return Finish(token, err);
+      Snapshot(c, cr, l.id, Take<fuse_open_out>(p).fh, [=, this](int err, int fd) {
+        if (err != 0) return Finish(token, err);
+        char line[256] = {};
+        ssize_t n = pread(fd, line, sizeof line - 1, 0);
+        if (n >= 2 && line[0] == '#' && line[1] == '!') {
+          close(fd);
+          return RunScript(token, std::string(line + 2, n - 2), raw, at);
+        }
+        GiveMemfd(token, fd, at ? 1 : 0, 4, false);
+      });
+    });
+  });
+}
+
 void FuseClient::Impl::Open(Call& call, uint64_t token, const std::shared_ptr<FuseConn>& c,
                             const Creds& cr, const std::string& rel, int flags, mode_t mode) {
-  (void)call;
+  const int nr = call.nr();
   const bool follow = !(flags & O_NOFOLLOW);
-  Lookup(c, cr, rel, follow, [this, token, c, cr, rel, flags, mode](Looked l) {
+  Lookup(c, cr, rel, follow, [this, token, c, cr, rel, flags, mode, nr](Looked l) {
     auto give = [this, token, c, cr, flags](uint64_t node, uint64_t fh, bool dir,
                                             const std::string& rel) {
       auto f = std::make_shared<FuseFile>(this, c, node, fh, flags, dir, rel, cr);
@@ -876,10 +1038,18 @@ void FuseClient::Impl::Open(Call& call, uint64_t token, const std::shared_ptr<Fu
     in.flags = static_cast<uint32_t>(flags & ~(O_CREAT | O_EXCL | O_NOCTTY));
     std::string body;
     Append(&body, in);
-    Send(c, FUSE_OPEN, l.id, cr, body, [this, token, give, l](int err, const std::string& p) {
-      if (err != 0) return Finish(token, err);
-      give(l.id, Take<fuse_open_out>(p).fh, false, l.rel);
-    });
+    const bool snapshot =
+        acc == O_RDONLY && !(flags & O_TRUNC) && nr != SYS_openat2 && l.attr.size <= kSnapshotMax;
+    Send(c, FUSE_OPEN, l.id, cr, body,
+         [this, token, give, l, c, cr, snapshot, nr](int err, const std::string& p) {
+           if (err != 0) return Finish(token, err);
+           uint64_t fh = Take<fuse_open_out>(p).fh;
+           if (!snapshot) return give(l.id, fh, false, l.rel);
+           Snapshot(c, cr, l.id, fh, [this, token, nr](int err, int fd) {
+             if (err != 0) return Finish(token, err);
+             GiveMemfd(token, fd, nr == SYS_open ? 0 : 1, nr == SYS_open ? 1 : 2, false);
+           });
+         });
   });
 }
 
@@ -895,9 +1065,6 @@ void FuseClient::Impl::Serve(Call& call, const std::shared_ptr<FuseConn>& c,
   // Arguments after the path (their index relative to it).
   auto after = [&](int k) { return call.arg(first + k); };
   switch (nr) {
-    case SYS_execve:
-    case SYS_execveat:
-      return call.Fail(EACCES);
     default:
       break;
   }
@@ -906,6 +1073,9 @@ void FuseClient::Impl::Serve(Call& call, const std::shared_ptr<FuseConn>& c,
   switch (nr) {
     case SYS_chdir:
       return ChdirFuse(call, c, rel, token);
+    case SYS_execve:
+    case SYS_execveat:
+      return ExecFuse(call, c, rel, token);
     case SYS_stat:
     case SYS_lstat:
     case SYS_newfstatat:
@@ -1706,6 +1876,11 @@ bool FuseClient::OnEntry(Call& call) {
 }
 
 bool FuseClient::OnExit(Call& call) {
+  if (auto it = impl_->opening_memfd.find(call.tid()); it != impl_->opening_memfd.end()) {
+    close(it->second);  // the tracee has its own descriptor now (or the call failed)
+    impl_->opening_memfd.erase(it);
+    return true;
+  }
   if (call.nr() == SYS_chdir || call.nr() == SYS_fchdir) {
     if (impl_->leaving.erase(call.tid()) && call.result() == 0) impl_->cwd.erase(call.tid());
   }
@@ -1781,6 +1956,10 @@ void FuseClient::Exec(pid_t pid, pid_t former_tid) {
 }
 
 void FuseClient::TaskExit(pid_t tid) {
+  if (auto it = impl_->opening_memfd.find(tid); it != impl_->opening_memfd.end()) {
+    close(it->second);
+    impl_->opening_memfd.erase(it);
+  }
   impl_->cwd.erase(tid);
   impl_->leaving.erase(tid);
 }

@@ -223,6 +223,22 @@ TEST_F(Fuse, BadFuseOptionValues) {
   }
 }
 
+// Read-only opens get a memfd copy: programs run from the mount (ELF and #! script), mmap
+// works, and a file opened read-only is a snapshot while writers still go through FUSE.
+TEST_F(Fuse, ExecAndMmapOfFilesOfTheMount) {
+  NeedMemfs();
+  if (!Have("python3")) GTEST_SKIP() << "python3 missing";
+  RunResult r =
+      Sh("$MEMFS $M && cp /bin/echo $M/echo && chmod 755 $M/echo && $M/echo ran-from-fuse && "
+         "printf '#!/bin/sh\\necho script $1\\n' > $M/s && chmod 755 $M/s && $M/s arg && "
+         "cd $M && ./echo relative && python3 -c 'import mmap,sys; f=open(\"hello\",\"rb\"); "
+         "m=mmap.mmap(f.fileno(),0,prot=mmap.PROT_READ); sys.stdout.write(m[:].decode())' && "
+         "echo more >> hello && cat hello; cd /; umount $M");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "ran-from-fuse\nscript arg\nrelative\nhello from memfs\nhello from memfs\nmore\n");
+}
+
 // A mount made in one view is seen neither by another view running at the same time nor by
 // the host.
 TEST_F(Fuse, MountInvisibleToAnotherViewAndToTheHost) {
