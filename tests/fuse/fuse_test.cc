@@ -239,6 +239,25 @@ TEST_F(Fuse, ExecAndMmapOfFilesOfTheMount) {
             "ran-from-fuse\nscript arg\nrelative\nhello from memfs\nhello from memfs\nmore\n");
 }
 
+// The option of the issue with squashfuse, and a program run from the image (a memfd copy).
+TEST_F(Fuse, SquashfuseOptionRunsAProgramFromTheImage) {
+  if (!Have("squashfuse") || !Have("mksquashfs")) {
+    GTEST_SKIP() << "squashfuse or mksquashfs missing (packages squashfuse, squashfs-tools)";
+  }
+  std::string src = dir_ / "app";
+  ASSERT_EQ(test::Run({"sh", "-c",
+                       "mkdir -p " + src + "/bin && cp /bin/echo " + src + "/bin/ && mksquashfs " +
+                           src + " " + (dir_ / "app.sqfs") + " -quiet -all-root"})
+                .exit_code,
+            0);
+  RunResult r = RunUmview({"-p", "viewfs,fuse=" + mnt_ + ":squashfuse+app.sqfs", "--", "sh", "-c",
+                           "cd $M/bin && ./echo from-the-image && env pwd"},
+                          Opts());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "from-the-image\n" + mnt_ + "/bin\n");
+  EXPECT_FALSE(HostMounted(mnt_));
+}
+
 // A mount made in one view is seen neither by another view running at the same time nor by
 // the host.
 TEST_F(Fuse, MountInvisibleToAnotherViewAndToTheHost) {
