@@ -147,17 +147,14 @@ struct FuseClient::Impl {
 
   bool CwdCall(Call& call);
   // memfd copies handed to the kernel by path (/proc/<umview>/fd/N) for an open or an exec in
-  // flight: closed at its exit; kept ones (scripts: the interpreter opens the path later) at
-  // the end.
+  // flight: closed at its exit.
   std::map<pid_t, int> opening_memfd;
-  std::vector<int> kept_memfds;
   ~Impl() {
     for (auto& [tid, fd] : opening_memfd) close(fd);
-    for (int fd : kept_memfds) close(fd);
   }
   void Snapshot(const std::shared_ptr<FuseConn>& c, const Creds& cr, uint64_t node, uint64_t fh,
                 std::function<void(int err, int fd)> done);
-  void GiveMemfd(uint64_t token, int fd, int path_arg, int flags_arg, bool keep);
+  void GiveMemfd(uint64_t token, int fd, int path_arg, int flags_arg);
   void RunScript(uint64_t token, std::string line, std::string raw, bool at);
   void ExecFuse(Call& call, const std::shared_ptr<FuseConn>& c, const std::string& rel,
                 uint64_t token);
@@ -885,8 +882,8 @@ void FuseClient::Impl::Snapshot(const std::shared_ptr<FuseConn>& c, const Creds&
 // Resume a deferred open/exec with its path argument naming memfd `fd` through /proc; flags
 // that would stop the kernel there (O_NOFOLLOW on the magic link, O_CREAT/O_EXCL/O_TRUNC,
 // AT_SYMLINK_NOFOLLOW) are cleared.
-void FuseClient::Impl::GiveMemfd(uint64_t token, int fd, int path_arg, int flags_arg, bool keep) {
-  bool resumed = host.Resume(token, [this, fd, path_arg, flags_arg, keep](Call& call) {
+void FuseClient::Impl::GiveMemfd(uint64_t token, int fd, int path_arg, int flags_arg) {
+  bool resumed = host.Resume(token, [this, fd, path_arg, flags_arg](Call& call) {
     std::string p = "/proc/" + std::to_string(getpid()) + "/fd/" + std::to_string(fd);
     if (int rc = call.SetPath(path_arg, p); rc < 0) {
       close(fd);
@@ -897,10 +894,6 @@ void FuseClient::Impl::GiveMemfd(uint64_t token, int fd, int path_arg, int flags
     } else if (call.nr() != SYS_execve) {
       call.SetArg(flags_arg,
                   call.arg(flags_arg) & ~static_cast<uint64_t>(O_NOFOLLOW | O_CREAT | O_EXCL));
-    }
-    if (keep) {
-      kept_memfds.push_back(fd);
-      return;
     }
     call.RequestExit();
     opening_memfd[call.tid()] = fd;
@@ -974,7 +967,7 @@ void FuseClient::Impl::ExecFuse(Call& call, const std::shared_ptr<FuseConn>& c,
           close(fd);
           return RunScript(token, std::string(line + 2, n - 2), raw, at);
         }
-        GiveMemfd(token, fd, at ? 1 : 0, 4, false);
+        GiveMemfd(token, fd, at ? 1 : 0, 4);
       });
     });
   });
@@ -1047,7 +1040,7 @@ void FuseClient::Impl::Open(Call& call, uint64_t token, const std::shared_ptr<Fu
            if (!snapshot) return give(l.id, fh, false, l.rel);
            Snapshot(c, cr, l.id, fh, [this, token, nr](int err, int fd) {
              if (err != 0) return Finish(token, err);
-             GiveMemfd(token, fd, nr == SYS_open ? 0 : 1, nr == SYS_open ? 1 : 2, false);
+             GiveMemfd(token, fd, nr == SYS_open ? 0 : 1, nr == SYS_open ? 1 : 2);
            });
          });
   });
