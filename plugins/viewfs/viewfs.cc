@@ -441,8 +441,8 @@ class ViewFs final : public Plugin {
       AddSkeleton(Normalize(o.value));
       table_.Add(MountKind::kTmp, Normalize(o.value), buf.data());
     } else {
-      *error =
-          "unknown option '" + o.key + "' (expected bind, ro, hide, tmp, except, cow, merge, root, prefilter)";
+      *error = "unknown option '" + o.key +
+               "' (expected bind, ro, hide, tmp, except, cow, merge, root, prefilter)";
       return false;
     }
     return true;
