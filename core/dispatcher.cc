@@ -30,6 +30,7 @@ struct Dispatcher::Slot {
   std::vector<ArgRule> when;  // calls claimed only when an argument matches
   std::unordered_map<int, std::function<void(Call&)>> hooks;  // per-syscall hooks
   bool removed = false;                                       // unloaded by umctl
+  std::vector<std::string> prefilter;  // Host::SetPrefilterPaths; empty: not declared
   std::unique_ptr<Host> host;
 };
 
@@ -49,20 +50,26 @@ class HostImpl final : public Host {
   HostImpl(Dispatcher& d, size_t slot) : d_(d), slot_(slot) {}
   void ClaimSyscall(int nr) override {
     if (nr >= 0 && nr < 512) d_.slots_[slot_]->nrs.set(nr);
+    ++d_.prefix_gen_;
   }
   void HandleSyscall(int nr, std::function<void(Call&)> hook) override {
     if (nr < 0 || nr >= 512) return;
     ClaimSyscall(nr);
     d_.slots_[slot_]->hooks[nr] = std::move(hook);
   }
-  void ClaimAllSyscalls() override { d_.slots_[slot_]->all = true; }
+  void ClaimAllSyscalls() override {
+    d_.slots_[slot_]->all = true;
+    ++d_.prefix_gen_;
+  }
   void ClaimSyscallWhen(int nr, int arg, uint64_t value, bool equal) override {
     if (nr >= 0 && nr < 512 && arg >= 0 && arg < 6) {
       d_.slots_[slot_]->when.push_back({nr, arg, value, equal});
+      ++d_.prefix_gen_;
     }
   }
   void AddMount(std::string_view prefix) override {
     d_.mounts_.push_back({NormalizePath(prefix), slot_, ++d_.mount_seq_});
+    ++d_.prefix_gen_;
   }
   void RemoveMount(std::string_view prefix) override {
     std::string p = NormalizePath(prefix);
@@ -70,6 +77,7 @@ class HostImpl final : public Host {
       --it;
       if (it->slot == slot_ && it->prefix == p) {
         d_.mounts_.erase(it);
+        ++d_.prefix_gen_;
         return;
       }
     }
@@ -89,6 +97,11 @@ class HostImpl final : public Host {
     return d_.WatchFd(fd, std::move(on_readable));
   }
   void UnwatchFd(int fd) override { d_.UnwatchFd(fd); }
+  void SetPrefilterPaths(std::vector<std::string> prefixes) override {
+    for (auto& p : prefixes) p = NormalizePath(p);
+    d_.slots_[slot_]->prefilter = std::move(prefixes);
+    ++d_.prefix_gen_;
+  }
 
  private:
   Dispatcher& d_;
@@ -356,6 +369,7 @@ bool Dispatcher::AddPlugin(const std::string& name, Plugin* plugin, const Option
   slot->host = std::make_unique<HostImpl>(*this, slots_.size());
   Slot& s = *slot;
   slots_.push_back(std::move(slot));
+  ++prefix_gen_;
   std::string err;
   bool ok = false;
   RunningPlugin running(s.name);
@@ -409,6 +423,38 @@ EngineConfig Dispatcher::MakeEngineConfig() const {
     c.fd_trapped.push_back(s->nr);
   }
   return c;
+}
+
+// The path prefilter's prefixes: each plugin's declared ones (SetPrefilterPaths) or else its
+// mounts. A plugin that traps everything, or claims a path call by number without declaring
+// prefixes, must see every path call: no prefilter then.
+bool Dispatcher::PathPrefixes(std::vector<std::string>* prefixes) const {
+  prefixes->clear();
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    const Slot& s = *slots_[i];
+    if (s.removed) continue;
+    if (s.all) return false;
+    if (!s.prefilter.empty()) {
+      prefixes->insert(prefixes->end(), s.prefilter.begin(), s.prefilter.end());
+      continue;
+    }
+    auto is_path = [](int nr) {
+      const SyscallInfo* info = LookupSyscall(nr);
+      return info != nullptr && (info->classes & kClassPath);
+    };
+    for (int nr = 0; nr < 512; ++nr) {
+      if (s.nrs.test(nr) && is_path(nr)) return false;
+    }
+    for (const ArgRule& a : s.when) {
+      if (is_path(a.nr)) return false;
+    }
+    for (const Mount& m : mounts_) {
+      if (m.slot == i) prefixes->push_back(m.prefix);
+    }
+  }
+  std::sort(prefixes->begin(), prefixes->end());
+  prefixes->erase(std::unique(prefixes->begin(), prefixes->end()), prefixes->end());
+  return true;
 }
 
 int Dispatcher::SoleRootOwner() const {
@@ -847,6 +893,7 @@ bool Dispatcher::RemovePlugin(const std::string& name, std::string* error) {
     }
     // The slot stays (indices name plugins in the mount and file tables) but is skipped.
     s.removed = true;
+    ++prefix_gen_;
     s.all = false;
     s.nrs.reset();
     s.families.reset();

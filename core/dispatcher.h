@@ -55,6 +55,8 @@ class Dispatcher final : public EngineClient {
   void OnNewTask(pid_t parent_tid, pid_t tid, bool is_thread) override;
   void OnExec(pid_t pid, pid_t former_tid) override;
   void OnTaskExit(pid_t tid, int wait_status) override;
+  bool PathPrefixes(std::vector<std::string>* prefixes) const override;
+  uint64_t path_prefixes_generation() const override { return prefix_gen_; }
   int wake_fd() const override { return epoll_fd_; }
   void OnWake() override;
 
@@ -85,6 +87,7 @@ class Dispatcher final : public EngineClient {
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<Mount> mounts_;
   uint64_t mount_seq_ = 0;
+  uint64_t prefix_gen_ = 0;  // bumped whenever PathPrefixes' answer may change
   bool need_scratch_ = false;
   std::unordered_map<pid_t, std::unique_ptr<Pending>> pending_;
   VirtualFdTable vfds_;

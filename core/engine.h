@@ -72,6 +72,14 @@ class EngineClient {
   // before each wait, so it may appear at run time.
   virtual int wake_fd() const { return -1; }
   virtual void OnWake() {}
+  // For engines with an in-kernel path prefilter: true with *prefixes (absolute, normalized)
+  // when every path call outside them may run unseen; false when every path call must stop.
+  // The generation changes whenever the answer may have changed (mounts, plugins).
+  virtual bool PathPrefixes(std::vector<std::string>* prefixes) const {
+    (void)prefixes;
+    return false;
+  }
+  virtual uint64_t path_prefixes_generation() const { return 0; }
 };
 
 // Trap `nr` only when argument `arg` == value (equal) or != value (!equal).

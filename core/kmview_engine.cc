@@ -127,6 +127,7 @@ class KmviewEngine final : public Engine {
   SyscallStop MakeStop(Task& t, const kmview_event& ev);
   void Reply(const kmview_event& ev, uint32_t action, int64_t value = 0,
              const SyscallState* changed = nullptr);
+  void SyncPrefixes();
 
   int dev_ = -1;
   EngineClient* client_ = nullptr;
@@ -136,6 +137,7 @@ class KmviewEngine final : public Engine {
   std::vector<StopCounters> counters_;
   std::vector<bool> trapped_;  // by number: always wanted (trapped or trap_all)
   bool idle_ = true;           // nothing trapped at all
+  uint64_t prefix_gen_ = ~0ULL;  // the client's path_prefixes_generation() last given to the module
   // Adaptive polling before sleeping (see ReadEvents).
   int64_t spin_ns_ = 0;
   int64_t spin_max_ns_ = 0;
@@ -307,6 +309,7 @@ int KmviewEngine::Run(EngineClient& client) {
   }
   std::vector<kmview_event> evs(64);
   while (!tasks_.empty()) {
+    SyncPrefixes();
     ssize_t n = ReadEvents(evs.data(), evs.size());
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -405,8 +408,34 @@ SyscallStop KmviewEngine::MakeStop(Task& t, const kmview_event& ev) {
   return s;
 }
 
+// Gives the module the client's path prefixes when they changed. Called before every reply:
+// a mount added by the call being answered (umctl load, a FUSE mount) is in the module before
+// any tracee runs on. An empty list (or none: a plugin must see every path call) turns the
+// prefilter off.
+void KmviewEngine::SyncPrefixes() {
+  uint64_t gen = client_->path_prefixes_generation();
+  if (gen == prefix_gen_) return;
+  prefix_gen_ = gen;
+  std::vector<std::string> prefixes;
+  std::string buf;
+  if (!config_.trap_all && client_->PathPrefixes(&prefixes)) {
+    for (const auto& p : prefixes) buf.append(p).push_back('\0');
+  }
+  kmview_prefixes kp{};
+  kp.buf = reinterpret_cast<uintptr_t>(buf.data());
+  kp.len = static_cast<uint32_t>(buf.size());
+  if (ioctl(dev_, KMVIEW_IOC_PREFIXES, &kp) != 0) {
+    // The module refused the list: every path call then keeps reporting, which is safe.
+    Log(LogLevel::kWarning, std::string("ioctl(/dev/kmview, KMVIEW_IOC_PREFIXES): ") +
+                                strerror(errno) + "; no path prefilter");
+    kp.len = 0;
+    ioctl(dev_, KMVIEW_IOC_PREFIXES, &kp);
+  }
+}
+
 void KmviewEngine::Reply(const kmview_event& ev, uint32_t action, int64_t value,
                          const SyscallState* changed) {
+  SyncPrefixes();
   kmview_reply r{};
   r.tid = ev.tid;
   r.seq = ev.seq;

@@ -299,7 +299,9 @@ static bool kmv_path_call(long nr, struct kmv_path_args *pa)
 	pa->path[0] = 0;
 	pa->path[1] = -1;
 	switch (nr) {
-	case __NR_open: case __NR_stat: case __NR_lstat: case __NR_access: case __NR_execve:
+	/* execve/execveat are left out: an interpreter (#! or PT_INTERP) inside a prefix may be
+	 * named by a program outside them, and execs are rare. */
+	case __NR_open: case __NR_stat: case __NR_lstat: case __NR_access:
 	case __NR_truncate: case __NR_chdir: case __NR_mkdir: case __NR_rmdir: case __NR_creat:
 	case __NR_unlink: case __NR_readlink: case __NR_chmod: case __NR_chown: case __NR_lchown:
 	case __NR_utime: case __NR_mknod: case __NR_statfs: case __NR_chroot: case __NR_setxattr:
@@ -314,7 +316,7 @@ static bool kmv_path_call(long nr, struct kmv_path_args *pa)
 		return true;
 	case __NR_openat: case __NR_mkdirat: case __NR_mknodat: case __NR_fchownat:
 	case __NR_futimesat: case __NR_newfstatat: case __NR_unlinkat: case __NR_readlinkat:
-	case __NR_fchmodat: case __NR_faccessat: case __NR_utimensat: case __NR_execveat:
+	case __NR_fchmodat: case __NR_faccessat: case __NR_utimensat:
 	case __NR_statx: case __NR_openat2: case __NR_faccessat2: case __NR_name_to_handle_at:
 		pa->dirfd[0] = 0;
 		pa->path[0] = 1;
@@ -369,6 +371,32 @@ static bool kmv_has_dotdot(const char *p)
 	return false;
 }
 
+/*
+ * Lexical normalization in place of an absolute path: "//" and "/./" collapse, a trailing "/"
+ * or "/." goes ("/" stays). ".." is not handled here (such paths count as inside before).
+ */
+static void kmv_normalize(char *path)
+{
+	char *r = path, *w = path;
+
+	while (*r) {
+		while (*r == '/')
+			r++;
+		if (r[0] == '.' && (r[1] == '/' || r[1] == 0)) {
+			r++;
+			continue;
+		}
+		if (!*r)
+			break;
+		*w++ = '/';
+		while (*r && *r != '/')
+			*w++ = *r++;
+	}
+	if (w == path)
+		*w++ = '/';
+	*w = 0;
+}
+
 /* Under tr->prefix_lock. */
 static bool kmv_in_prefixes(struct kmv_tracer *tr, const char *path)
 {
@@ -402,14 +430,14 @@ static bool kmv_path_inside(struct kmv_tracer *tr, const struct pt_regs *regs, i
 
 	if (n <= 0 || n >= PATH_MAX)
 		return true;
+	if (kmv_has_dotdot(buf))
+		return true;
 	if (buf[0] != '/') {
 		int dfd = dirfd_arg >= 0 ? (int)kmv_arg(regs, dirfd_arg) : AT_FDCWD;
 		struct path base;
 		char *b;
 		size_t blen;
 
-		if (kmv_has_dotdot(buf))
-			return true;
 		if (dfd == AT_FDCWD) {
 			get_fs_pwd(current->fs, &base);
 		} else {
@@ -423,9 +451,12 @@ static bool kmv_path_inside(struct kmv_tracer *tr, const struct pt_regs *regs, i
 		}
 		b = d_path(&base, base_buf, PATH_MAX);
 		path_put(&base);
-		if (IS_ERR(b))
+		/* Not a plain path: unreachable from the root, or removed. */
+		if (IS_ERR(b) || b[0] != '/')
 			return true;
 		blen = strlen(b);
+		if (blen >= 10 && !strcmp(b + blen - 10, " (deleted)"))
+			return true;
 		if (blen + 1 + n >= PATH_MAX)
 			return true;
 		memmove(base_buf, b, blen);
@@ -433,6 +464,7 @@ static bool kmv_path_inside(struct kmv_tracer *tr, const struct pt_regs *regs, i
 		memcpy(base_buf + blen + 1, buf, n + 1);
 		full = base_buf;
 	}
+	kmv_normalize(full);
 	mutex_lock(&tr->prefix_lock);
 	inside = kmv_in_prefixes(tr, full);
 	mutex_unlock(&tr->prefix_lock);

@@ -206,6 +206,14 @@ class Host {
   // Calls on_readable on the tracer thread whenever fd is readable, until UnwatchFd(fd).
   virtual bool WatchFd(int fd, std::function<void()> on_readable) = 0;
   virtual void UnwatchFd(int fd) = 0;
+  // For engines with an in-kernel path prefilter (kmview): the plugin's mounts concern only the
+  // paths lexically at or under these absolute prefixes, as the kernel sees a path (relative
+  // ones appended to the cwd's or dirfd's host path, symlinks NOT followed). Path calls outside
+  // every prefix of every plugin then run natively, unseen, even those the plugin claimed by
+  // number. Without this call a plugin's prefixes are its mounts, and a plugin that claims path
+  // calls by number turns the prefilter off. Callable at any time on the tracer thread; an
+  // empty list withdraws the declaration.
+  virtual void SetPrefilterPaths(std::vector<std::string> prefixes) { (void)prefixes; }
 };
 
 class Plugin {

@@ -104,6 +104,8 @@ class ViewFs final : public Plugin {
   ~ViewFs() override { RemoveTmpDirs(); }
 
   bool Init(Host& host, const Options& options, std::string* error) override {
+    const char* pf = getenv("UMVIEW_VIEWFS_PREFILTER");
+    prefilter_ = pf != nullptr && std::string_view(pf) == "on";
     for (const Option& o : options) {
       if (!AddOption(o, error)) {
         RemoveTmpDirs();
@@ -144,6 +146,8 @@ class ViewFs final : public Plugin {
     // the seccomp filter is fixed when the view starts, so they are always trapped.
     host.ClaimSyscall(SYS_getdents64);
     host.ClaimSyscall(SYS_getcwd);
+    host_ = &host;
+    UpdatePrefilter();
     return true;
   }
 
@@ -153,6 +157,10 @@ class ViewFs final : public Plugin {
     // The thread's previous call is over, unless this is that call restarted by the kernel
     // (its path arguments still point at what viewfs placed, and at the held directories).
     if (!held_.empty() && !Restarted(call)) ReleaseHeld(call.tid());
+    if (call.nr() == SYS_mount && prefilter_ && !mount_seen_) {
+      mount_seen_ = true;  // a FUSE mount may follow: every path call is ours from now on
+      UpdatePrefilter();
+    }
     if (fuse_->OnEntry(call)) return;  // /dev/fuse, FUSE mounts and the calls under them
     switch (call.nr()) {
       case SYS_getcwd:
@@ -272,6 +280,7 @@ class ViewFs final : public Plugin {
         return -ENOENT;
       }
       UpdateProtective();
+      UpdatePrefilter();
       for (auto it = opts_.begin(); it != opts_.end(); ++it) {
         if (it->first == removed.seq) {
           opts_.erase(it);
@@ -315,11 +324,43 @@ class ViewFs final : public Plugin {
   }
 
   bool AddOption(const Option& o, std::string* error) {
+    if (o.key == "prefilter") {
+      if (o.value != "on" && o.value != "off") {
+        *error = "prefilter=" + o.value + ": expected on or off";
+        return false;
+      }
+      prefilter_ = o.value == "on";
+      UpdatePrefilter();
+      return true;
+    }
     uint64_t before = table_.last_seq();
     if (!AddMountOption(o, error)) return false;
     if (table_.last_seq() != before) opts_.push_back({table_.last_seq(), o});
     UpdateProtective();
+    UpdatePrefilter();
     return true;
+  }
+
+  // prefilter=on (kmview's in-kernel path prefilter): path calls whose path lies lexically
+  // outside every mount's view path and host paths (so a cwd or dirfd inside a mount, which the
+  // kernel knows by its host path, still counts), /proc and /dev (magic links) run natively,
+  // unseen. Not in a protective view (hide, ro, cow, merge, except, root=: they confine paths
+  // anywhere) nor once the view made a mount call (FUSE mounts are not in the table). The
+  // price, and why it is not the default: a host symlink outside those prefixes that points
+  // inside a mount is followed by the kernel to the host's file, not to the view's.
+  void UpdatePrefilter() {
+    if (host_ == nullptr) return;
+    if (!prefilter_ || protective_ || mount_seen_) {
+      host_->SetPrefilterPaths({});  // undeclared: viewfs claims chroot by number, so no filter
+      return;
+    }
+    std::vector<std::string> p = {"/proc", "/dev"};
+    for (const Mount& m : table_.mounts()) {
+      p.push_back(m.dst);
+      if (!m.src.empty()) p.push_back(m.src);
+      p.insert(p.end(), m.lowers.begin(), m.lowers.end());
+    }
+    host_->SetPrefilterPaths(std::move(p));
   }
 
   bool AddMountOption(const Option& o, std::string* error) {
@@ -421,7 +462,7 @@ class ViewFs final : public Plugin {
       fuse_starts_.push_back(std::move(argv));
     } else {
       *error = "unknown option '" + o.key +
-               "' (expected bind, ro, hide, tmp, except, cow, merge, root, fuse)";
+               "' (expected bind, ro, hide, tmp, except, cow, merge, root, fuse, prefilter)";
       return false;
     }
     return true;
@@ -1587,6 +1628,9 @@ class ViewFs final : public Plugin {
   std::map<std::tuple<pid_t, int, std::string>, size_t> cursor_;  // listings being extended
   std::unordered_map<pid_t, std::vector<Pending>> pending_;       // whiteouts to record at exit
   std::unordered_map<pid_t, std::vector<int>> held_;  // directories pinned for a thread's call
+  Host* host_ = nullptr;
+  bool prefilter_ = false;   // prefilter=on (or UMVIEW_VIEWFS_PREFILTER=on): see UpdatePrefilter
+  bool mount_seen_ = false;  // a mount call was made in the view: no prefilter any more
   bool protective_ = false;  // some mount protects something: pin directories (PinChecked)
   std::unordered_map<pid_t, std::string> exe_;          // view path of each task's program
   std::unordered_map<pid_t, std::string> pending_exe_;  // set by execve, taken at the exec event
