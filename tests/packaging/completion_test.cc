@@ -81,9 +81,10 @@ TEST_F(Completion, OptionsOfTheShippedPlugins) {
   // bash replaces only its current word, "/tmp,h" (after the =).
   EXPECT_EQ(Umview("umview -p viewfs,tmp=/tmp,h"), (V{"/tmp,hide="}));
   V viewfs = Umview("umview -p viewfs,");
-  EXPECT_EQ(viewfs.size(), 9u);
+  EXPECT_EQ(viewfs.size(), 10u);
   EXPECT_TRUE(Has(viewfs, "viewfs,cow=")) << viewfs.size();
   EXPECT_TRUE(Has(viewfs, "viewfs,fuse=")) << viewfs.size();
+  EXPECT_TRUE(Has(viewfs, "viewfs,prefilter=")) << viewfs.size();
   // After "mode=" bash's current word is "l" (= breaks words): the reply completes that word.
   EXPECT_EQ(Umview("umview -p umnet,mode=l"), (V{"loopback"}));
   EXPECT_EQ(Umview("umview -p umtrace,o"), (V{"umtrace,output="}));
