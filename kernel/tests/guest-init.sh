@@ -6,7 +6,9 @@ export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
-mount -t tmpfs tmp /tmp
+# /tmp stays the initramfs's own (already in RAM and writable): a build tree copied under /tmp
+# (CI clones there) must not be hidden by a tmpfs.
+mkdir -p /tmp && chmod 1777 /tmp
 ln -s /proc/self/fd /dev/fd
 ln -s /proc/self/fd/0 /dev/stdin
 ln -s /proc/self/fd/1 /dev/stdout
