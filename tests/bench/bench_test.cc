@@ -244,7 +244,37 @@ TEST(BenchSuite, BadSelectionIsOneLine) {
   EXPECT_EQ(r.err,
             "bench/run: unknown row nosuch (known: loops, scaling, getppid, getppid-cpu0, "
             "stat, stat-cpu0, open, open-cpu0, threads8, threads64, procs8, procs64, "
-            "find, ls, tar, make, python, git, net)\n");
+            "find, ls, tar, make, python, git, net, floor)\n");
+}
+
+// The mechanism floor: every bare mechanism ran, floating and pinned, and a ptrace stop costs
+// more than the plain call it wraps.
+TEST(BenchSuite, MechanismFloor) {
+  std::string out = std::string(BENCH_OUT_DIR) + "/floor";
+  RunOptions opts;
+  opts.timeout_seconds = 300;
+  RunResult r = umview::test::Run({"python3", BenchRun(), "--ci", "--build", BuildDir(), "--out",
+                                   out, "--rows", "floor", "--variants", "umview"},
+                                  opts);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string md = ReadFile(out + "/results.md");
+  for (const char* mech : {"native", "ptrace-pass", "ptrace-skip", "notif-pass", "notif-skip"}) {
+    std::string key = std::string("(`") + mech + "`) | ";
+    size_t at = md.find(key);
+    ASSERT_NE(at, std::string::npos) << mech << " missing:\n" << md;
+    std::string line = md.substr(at, md.find('\n', at) - at);
+    EXPECT_EQ(line.find("n/a"), std::string::npos) << line;
+  }
+  // The floor tool itself: a number per run, and a bad mechanism is one line and status 2.
+  std::string floor = out + "/floor";
+  RunResult native = umview::test::Run({floor, "native", "float", "2000"});
+  RunResult traced = umview::test::Run({floor, "ptrace-pass", "float", "2000"});
+  ASSERT_EQ(native.exit_code, 0) << native.err;
+  ASSERT_EQ(traced.exit_code, 0) << traced.err;
+  EXPECT_GT(std::stod(traced.out), std::stod(native.out));
+  RunResult bad = umview::test::Run({floor, "teleport", "float", "10"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_EQ(bad.err, "floor: unknown mechanism 'teleport'\n");
 }
 
 TEST(BenchTrap, BadOptionIsOneLine) {
