@@ -78,38 +78,44 @@ static void install_filter(unsigned action, unsigned flags, int* listener) {
   if (listener) *listener = (int)fd;
 }
 
-static void send_fd(int sock, int fd) {
-  char data = 'f';
-  struct iovec iov = {&data, 1};
+// One byte plus room for one SCM_RIGHTS descriptor.
+struct fd_message {
+  char data;
+  struct iovec iov;
   union {
     char buf[CMSG_SPACE(sizeof(int))];
     struct cmsghdr align;
   } control;
-  struct msghdr msg = {.msg_iov = &iov,
-                       .msg_iovlen = 1,
-                       .msg_control = control.buf,
-                       .msg_controllen = sizeof control.buf};
-  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  struct msghdr msg;
+};
+
+static void init_fd_message(struct fd_message* m) {
+  memset(m, 0, sizeof *m);
+  m->data = 'f';
+  m->iov.iov_base = &m->data;
+  m->iov.iov_len = 1;
+  m->msg.msg_iov = &m->iov;
+  m->msg.msg_iovlen = 1;
+  m->msg.msg_control = m->control.buf;
+  m->msg.msg_controllen = sizeof m->control.buf;
+}
+
+static void send_fd(int sock, int fd) {
+  struct fd_message m;
+  init_fd_message(&m);
+  struct cmsghdr* c = CMSG_FIRSTHDR(&m.msg);
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SCM_RIGHTS;
   c->cmsg_len = CMSG_LEN(sizeof(int));
   memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  if (sendmsg(sock, &msg, 0) != 1) die("sendmsg");
+  if (sendmsg(sock, &m.msg, 0) != 1) die("sendmsg");
 }
 
 static int receive_fd(int sock) {
-  char data;
-  struct iovec iov = {&data, 1};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } control;
-  struct msghdr msg = {.msg_iov = &iov,
-                       .msg_iovlen = 1,
-                       .msg_control = control.buf,
-                       .msg_controllen = sizeof control.buf};
-  if (recvmsg(sock, &msg, 0) != 1) die("recvmsg");
-  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  struct fd_message m;
+  init_fd_message(&m);
+  if (recvmsg(sock, &m.msg, 0) != 1) die("recvmsg");
+  struct cmsghdr* c = CMSG_FIRSTHDR(&m.msg);
   if (!c || c->cmsg_type != SCM_RIGHTS) {
     fprintf(stderr, "floor: no descriptor received\n");
     exit(1);
