@@ -97,6 +97,12 @@ class HostImpl final : public Host {
     return d_.WatchFd(fd, std::move(on_readable));
   }
   void UnwatchFd(int fd) override { d_.UnwatchFd(fd); }
+  bool WatchSignal(uint64_t token, std::function<void(int, bool)> fn) override {
+    auto it = d_.deferred_.find(token);
+    if (it == d_.deferred_.end() || !fn) return false;
+    it->second.on_signal = std::move(fn);
+    return true;
+  }
   void SetPrefilterPaths(std::vector<std::string> prefixes) override {
     for (auto& p : prefixes) p = NormalizePath(p);
     d_.slots_[slot_]->prefilter = std::move(prefixes);
@@ -184,7 +190,7 @@ class CallImpl final : public Call {
     }
     deferred_ = true;
     uint64_t token = ++d_.defer_seq_;
-    d_.deferred_[token] = {stop_.tid, slot_};
+    d_.deferred_[token] = {stop_.tid, slot_, nullptr};
     return token;
   }
   bool deferred() const { return deferred_; }
@@ -926,6 +932,31 @@ void Dispatcher::OnExec(pid_t pid, pid_t former_tid) {
     tgid_[pid] = pid;
   }
   ForEachPlugin("OnExec", [&](Plugin& p) { p.OnExec(pid, former_tid); });
+}
+
+bool Dispatcher::WantsSignal(pid_t tid) const {
+  for (const auto& [token, d] : deferred_) {
+    if (d.tid == tid && d.on_signal) return true;
+  }
+  return false;
+}
+
+// A signal for a thread waiting in a deferred call: the plugin that deferred it decides (its
+// callback runs once; it may Resume the call).
+void Dispatcher::OnDeferredSignal(pid_t tid, int sig, bool fatal) {
+  for (auto& [token, d] : deferred_) {
+    if (d.tid != tid || !d.on_signal) continue;
+    auto fn = std::move(d.on_signal);
+    d.on_signal = nullptr;
+    const size_t slot = d.slot;  // fn may erase the entry (Resume)
+    try {
+      fn(sig, fatal);
+    } catch (const std::exception& e) {
+      LogFor(slots_[slot]->name, LogLevel::kError,
+             std::string("a deferred call's signal callback threw: ") + e.what());
+    }
+    return;
+  }
 }
 
 void Dispatcher::OnTaskExit(pid_t tid, int wait_status) {

@@ -59,6 +59,8 @@ class Dispatcher final : public EngineClient {
   uint64_t path_prefixes_generation() const override { return prefix_gen_; }
   int wake_fd() const override { return epoll_fd_; }
   void OnWake() override;
+  bool WantsSignal(pid_t tid) const override;
+  void OnDeferredSignal(pid_t tid, int sig, bool fatal) override;
 
   struct Slot;
   struct Mount {
@@ -99,6 +101,7 @@ class Dispatcher final : public EngineClient {
   struct Deferred {
     pid_t tid;
     size_t slot;
+    std::function<void(int sig, bool fatal)> on_signal;  // Host::WatchSignal, if asked
   };
   bool ResumeDeferred(uint64_t token, const std::function<void(Call&)>& finish);
   EntryDecision Conclude(class CallImpl& call, SyscallStop& stop, Pending& p);

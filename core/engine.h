@@ -72,6 +72,19 @@ class EngineClient {
   // before each wait, so it may appear at run time.
   virtual int wake_fd() const { return -1; }
   virtual void OnWake() {}
+  // Signals to a thread left waiting by kDefer (ptrace keeps it stopped, so the signal would
+  // wait for the answer). The engine looks, every so often, at the pending signals of each
+  // waiting thread for which WantsSignal(tid) is true, and calls OnDeferredSignal once per
+  // deferral with the first one that would interrupt a blocking call in the kernel: one with a
+  // handler, or one whose default action ends the process (`fatal`). The client may then call
+  // FinishDeferred; the signal is delivered once the thread runs.
+  virtual bool WantsSignal(pid_t tid) const {
+    (void)tid;
+    return false;
+  }
+  virtual void OnDeferredSignal(pid_t tid, int sig, bool fatal) {
+    (void)tid, (void)sig, (void)fatal;
+  }
   // For engines with an in-kernel path prefilter: true with *prefixes (absolute, normalized)
   // when every path call outside them may run unseen; false when every path call must stop.
   // The generation changes whenever the answer may have changed (mounts, plugins).

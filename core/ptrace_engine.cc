@@ -114,6 +114,7 @@ struct Task {
   bool held = false;         // initial stop seen before the parent's event: resume later
   bool expect_exit = false;  // resumed with PTRACE_SYSCALL for an exit report
   bool deferred = false;     // left stopped at a seccomp entry stop (kDefer)
+  bool signal_told = false;  // deferred, and the client was told of a pending signal
   std::shared_ptr<AddressSpace> as;
   int slot = -1;
   std::unique_ptr<TraceeMemory> mem;
@@ -145,6 +146,7 @@ class PtraceEngine final : public Engine {
   void ApplyEntry(Task& t, Regs& regs, SyscallStop& stop, const SyscallState& before,
                   EntryDecision d);
   pid_t WaitWithWake(int* status);
+  void ScanDeferredSignals();
   void HandleClone(Task& t, int event);
   void HandleExec(Task& t);
   void BeginInject(Task& t);
@@ -171,6 +173,11 @@ class PtraceEngine final : public Engine {
   int64_t spin_ns_ = 0;
   int64_t spin_max_ns_ = 0;
   int sigchld_fd_ = -1;  // signalfd for SIGCHLD: waiting on tracees and the client's wake fd
+  // Threads left stopped by kDefer, whose pending signals are looked at every
+  // kSignalScanMs (see ScanDeferredSignals).
+  int deferred_n_ = 0;
+  int64_t last_scan_ns_ = 0;
+  static constexpr int kSignalScanMs = 50;
 };
 
 // True if some directory of the PATH in `env` holds a file called `name`.
@@ -386,6 +393,7 @@ int PtraceEngine::Run(EngineClient& client) {
     sigchld_fd_ = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
   }
   while (!tasks_.empty()) {
+    if (deferred_n_ > 0) ScanDeferredSignals();
     int status;
     pid_t tid = WaitNext(&status);
     if (tid < 0) {
@@ -408,6 +416,7 @@ void PtraceEngine::Gone(pid_t tid, int status) {
   if (it == tasks_.end()) return;
   Task& t = *it->second;
   if (t.as) t.as->Release(t.slot);
+  if (t.deferred) --deferred_n_;
   client_->OnTaskExit(tid, status);
   if (tid == root_) root_status_ = status;
   tasks_.erase(it);
@@ -559,6 +568,8 @@ void PtraceEngine::ApplyEntry(Task& t, Regs& regs, SyscallStop& stop, const Sysc
                               EntryDecision d) {
   if (d.outcome == EntryOutcome::kDefer) {
     t.deferred = true;
+    t.signal_told = false;
+    ++deferred_n_;
     return;
   }
   long nr = before.nr;
@@ -592,6 +603,7 @@ bool PtraceEngine::FinishDeferred(pid_t tid,
   if (it == tasks_.end() || !it->second->deferred) return false;
   Task& t = *it->second;
   t.deferred = false;
+  --deferred_n_;
   Regs regs;
   // Still in its seccomp stop unless SIGKILLed meanwhile (waitpid will report that).
   if (regs.Fetch(t.tid) != 0) return false;
@@ -614,14 +626,97 @@ pid_t PtraceEngine::WaitWithWake(int* status) {
     }
     pid_t tid = waitpid(-1, status, __WALL | WNOHANG);
     if (tid != 0) return tid;
+    if (deferred_n_ > 0) ScanDeferredSignals();
     struct pollfd fds[2] = {{sigchld_fd_, POLLIN, 0}, {wake, POLLIN, 0}};
-    if (poll(fds, 2, -1) < 0 && errno != EINTR) return -1;
+    if (poll(fds, 2, deferred_n_ > 0 ? kSignalScanMs : -1) < 0 && errno != EINTR) return -1;
     if (fds[1].revents & POLLIN) client_->OnWake();
     if (tasks_.empty()) {
       errno = ECHILD;
       return -1;
     }
   }
+}
+
+namespace {
+
+// One signal mask line of /proc/TID/status ("SigPnd:\t0000000000000200"), or 0.
+uint64_t StatusMask(const char* status, const char* key) {
+  const char* p = strstr(status, key);
+  return p ? strtoull(p + strlen(key), nullptr, 16) : 0;
+}
+
+// The first signal pending for thread `tid` that would interrupt a blocking call in the kernel,
+// or 0: not blocked, not ignored, and either caught or ending the process by default (*fatal).
+// Signals ignored or stopping by default do not interrupt (the kernel does not even queue the
+// ignored ones for a process that is not traced). A signal pending for the whole process
+// (ShdPnd) counts too: the kernel gives it to a thread that is not stopped if there is one,
+// so it stays pending only for a moment unless every other thread blocks it.
+int PendingInterrupt(pid_t tid, bool* fatal) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/status", tid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[8192];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  uint64_t pending = StatusMask(buf, "\nSigPnd:") | StatusMask(buf, "\nShdPnd:");
+  pending &= ~StatusMask(buf, "\nSigBlk:") & ~StatusMask(buf, "\nSigIgn:");
+  const uint64_t caught = StatusMask(buf, "\nSigCgt:");
+  int first_fatal = 0;
+  for (int sig = 1; sig <= 64; ++sig) {
+    const uint64_t bit = 1ULL << (sig - 1);
+    if (!(pending & bit) || sig == SIGKILL || sig == SIGSTOP) continue;
+    if (caught & bit) {
+      *fatal = false;
+      return sig;
+    }
+    switch (sig) {
+      case SIGCHLD:
+      case SIGCONT:
+      case SIGURG:
+      case SIGWINCH:  // ignored by default
+      case SIGTSTP:
+      case SIGTTIN:
+      case SIGTTOU:  // stop by default
+        continue;
+      default:
+        if (first_fatal == 0) first_fatal = sig;
+    }
+  }
+  *fatal = first_fatal != 0;
+  return first_fatal;
+}
+
+}  // namespace
+
+// A thread stopped by ptrace does not wake for a signal, and its tracer is not told: for
+// threads left waiting in a deferred call, the pending signals are read from /proc every
+// kSignalScanMs (only while some thread is deferred and its plugin asked, WantsSignal), and
+// the client is told once per deferral.
+void PtraceEngine::ScanDeferredSignals() {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  const int64_t ns = now.tv_sec * 1000000000LL + now.tv_nsec;
+  if (ns - last_scan_ns_ < kSignalScanMs * 1000000LL) return;
+  last_scan_ns_ = ns;
+  std::vector<std::pair<pid_t, std::pair<int, bool>>> found;
+  int waiting = 0;
+  for (auto& [tid, task] : tasks_) {
+    Task& t = *task;
+    if (!t.deferred) continue;
+    ++waiting;
+    if (t.signal_told || !client_->WantsSignal(tid)) continue;
+    bool fatal = false;
+    if (int sig = PendingInterrupt(tid, &fatal)) {
+      t.signal_told = true;
+      found.push_back({tid, {sig, fatal}});
+    }
+  }
+  deferred_n_ = waiting;  // a thread that vanished in an exec is not counted any more
+  // The client may finish deferred calls meanwhile (FinishDeferred): not while iterating.
+  for (const auto& [tid, s] : found) client_->OnDeferredSignal(tid, s.first, s.second);
 }
 
 void PtraceEngine::HandleSyscallStop(Task& t) {

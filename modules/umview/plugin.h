@@ -214,6 +214,17 @@ class Host {
   // calls by number turns the prefilter off. Callable at any time on the tracer thread; an
   // empty list withdraws the declaration.
   virtual void SetPrefilterPaths(std::vector<std::string> prefixes) { (void)prefixes; }
+  // A signal to a thread waiting in a deferred call: `fn` runs once, on the tracer thread, when
+  // the thread waiting in call `token` has a signal pending that would interrupt a blocking
+  // call in the kernel (it has a handler, or its default action ends the process: `fatal`).
+  // The call stays deferred: the plugin answers it (typically -EINTR, as a kernel driver whose
+  // wait was interrupted) with Resume, and the signal is delivered after that. Without this a
+  // signal waits until the call is answered. False if the engine cannot tell or the token is
+  // not waiting. Noticed within about 50 ms (the ptrace engine polls /proc).
+  virtual bool WatchSignal(uint64_t token, std::function<void(int sig, bool fatal)> fn) {
+    (void)token, (void)fn;
+    return false;
+  }
 };
 
 class Plugin {

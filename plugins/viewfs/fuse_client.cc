@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/fuse.h>
+#include <linux/kcmp.h>
 #include <linux/openat2.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -13,6 +14,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -33,6 +35,9 @@ constexpr size_t kMaxRead = 128 * 1024;
 constexpr uint64_t kSnapshotMax = 64 << 20;
 constexpr size_t kMaxReply = 4 * 1024 * 1024;
 constexpr int kMaxLinks = 40;
+// Since 7.28 a request's unique is even and its INTERRUPT's unique is the same with bit 0 set
+// (FUSE_INT_REQ_BIT, which older headers lack).
+constexpr uint64_t kIntReqBit = 1;
 
 struct Creds {
   uint32_t uid = 0, gid = 0, pid = 0;
@@ -79,6 +84,12 @@ T Take(const std::string& payload, size_t at = 0) {
 dev_t DecodeDev(uint32_t r) {
   return makedev((r >> 8) & 0xfff, (r & 0xff) | ((r >> 12) & 0xfff00));
 }
+int64_t MonotonicNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 uint32_t EncodeDev(dev_t d) {
   uint32_t ma = major(d), mi = minor(d);
   return (mi & 0xff) | (ma << 8) | ((mi & ~0xffu) << 12);
@@ -97,11 +108,18 @@ struct FuseConn {
   };
   std::deque<Reader> readers;           // the program's reads waiting for a request
   std::map<uint64_t, ReplyFn> waiting;  // by unique
+  std::map<uint64_t, uint64_t> owner;   // unique -> the deferred call (token) it serves
+  bool no_interrupt = false;            // INTERRUPT answered ENOSYS once
+  uint64_t NextUnique() { return seq += 2; }
   bool init_queued = false, initialized = false;
   bool dead = false;       // the program closed the device: calls get ENOTCONN
   bool unmounted = false;  // the program's reads get ENODEV
   uint32_t max_write = 4096;
-  bool no_access = false;   // ACCESS answered ENOSYS once
+  bool no_access = false;    // ACCESS answered ENOSYS once
+  bool readdirplus = false;  // the program does READDIRPLUS (FUSE_DO_READDIRPLUS in INIT)
+  // Attributes cached from READDIRPLUS are good until their timeout and while no request that
+  // changes the file system has been sent since (attr_gen then moves on).
+  uint64_t attr_gen = 0;
   std::set<pid_t> servers;  // processes that read requests: the FUSE program
   uint32_t minor = 0;
   uint64_t ino = 0;   // inode of the device's FIFO, once known
@@ -112,7 +130,13 @@ struct FuseConn {
     uint64_t id;
     uint64_t nlookup;
     uint32_t mode;
+    fuse_attr attr{};         // from READDIRPLUS, usable while Fresh()
+    int64_t valid_until = 0;  // CLOCK_MONOTONIC ns
+    uint64_t gen = 0;         // attr_gen when cached
   };
+  bool Fresh(const Node& n) const {
+    return n.valid_until != 0 && n.gen == attr_gen && MonotonicNs() < n.valid_until;
+  }
   std::map<std::string, Node> nodes;  // by path below the mount point
 };
 
@@ -141,8 +165,42 @@ struct FuseClient::Impl {
   std::map<pid_t, std::shared_ptr<FuseFile>> opening_file;  // open of a FUSE file in flight
   std::map<uint64_t, std::weak_ptr<FuseFile>> files_by_ino;
   uint32_t next_dev = 0;
-  // View cwds of threads whose cwd is in a FUSE mount (the kernel cwd is left where it was).
-  std::map<pid_t, std::string> cwd;
+  // Interrupts (FUSE_INTERRUPT): the deferred call on whose behalf requests are sent now (0:
+  // none; set while a call handler runs after DeferCall, and while a reply's callback runs),
+  // and the calls whose thread got a signal meanwhile.
+  uint64_t ctx = 0;
+  std::set<uint64_t> interrupted;
+  struct CtxScope {
+    CtxScope(Impl* i, uint64_t token) : impl(i), saved(i->ctx) { i->ctx = token; }
+    ~CtxScope() { impl->ctx = saved; }
+    Impl* impl;
+    uint64_t saved;
+  };
+  // Call::Defer for a call answered from FUSE replies: a signal to the waiting thread
+  // interrupts its requests (Interrupt), and the requests sent from here on serve it.
+  uint64_t DeferCall(Call& call) {
+    uint64_t token = call.Defer();
+    if (token == 0) return 0;
+    host.WatchSignal(token, [this, token](int, bool fatal) { Interrupt(token, fatal); });
+    ctx = token;
+    return token;
+  }
+  // View cwds of tasks whose cwd is in a FUSE mount (the kernel cwd is left where it was): one
+  // record per fs_struct as the kernel's, shared by the tasks made with CLONE_FS (threads), so
+  // that a chdir by one is seen by all of them; "" when the kernel's cwd is the cwd.
+  std::map<pid_t, std::shared_ptr<std::string>> cwd;
+  std::string CwdOf(pid_t tid) const {
+    auto it = cwd.find(tid);
+    return it == cwd.end() ? "" : *it->second;
+  }
+  void SetCwd(pid_t tid, std::string view) {
+    auto& rec = cwd[tid];
+    if (!rec) rec = std::make_shared<std::string>();
+    *rec = std::move(view);
+  }
+  void EndCwd(pid_t tid) {
+    if (auto it = cwd.find(tid); it != cwd.end()) it->second->clear();
+  }
   std::set<pid_t> leaving;  // a chdir/fchdir out of a view cwd in flight (exit requested)
 
   bool CwdCall(Call& call);
@@ -168,10 +226,35 @@ struct FuseClient::Impl {
       if (cb) cb(-ENOTCONN, "");
       return;
     }
+    switch (opcode) {
+      case FUSE_SETATTR:
+      case FUSE_WRITE:
+      case FUSE_CREATE:
+      case FUSE_MKNOD:
+      case FUSE_MKDIR:
+      case FUSE_UNLINK:
+      case FUSE_RMDIR:
+      case FUSE_RENAME:
+      case FUSE_RENAME2:
+      case FUSE_LINK:
+      case FUSE_SYMLINK:
+      case FUSE_SETXATTR:
+      case FUSE_REMOVEXATTR:
+      case FUSE_FALLOCATE:
+        ++c->attr_gen;  // what READDIRPLUS told may be out of date now
+        break;
+      default:
+        break;
+    }
+    if (cb && ctx != 0 && interrupted.count(ctx)) {
+      // The call was interrupted: what it would ask next fails at once, as in the kernel,
+      // where the next request's wait ends at once on the pending signal.
+      return cb(-EINTR, "");
+    }
     fuse_in_header h{};
     h.len = static_cast<uint32_t>(sizeof h + body.size());
     h.opcode = opcode;
-    h.unique = ++c->seq;
+    h.unique = c->NextUnique();
     h.nodeid = nodeid;
     h.uid = cr.uid;
     h.gid = cr.gid;
@@ -179,6 +262,7 @@ struct FuseClient::Impl {
     std::string req;
     Append(&req, h);
     req += body;
+    if (cb && ctx != 0) c->owner[h.unique] = ctx;
     if (opcode != FUSE_FORGET)
       c->waiting[h.unique] = cb ? std::move(cb) : [](int, const std::string&) {};
     c->queue.push_back(std::move(req));
@@ -213,9 +297,65 @@ struct FuseClient::Impl {
 
   void FailAll(const std::shared_ptr<FuseConn>& c, int err) {
     auto waiting = std::move(c->waiting);
+    auto owner = std::move(c->owner);
     c->waiting.clear();
+    c->owner.clear();
     c->queue.clear();
-    for (auto& [u, cb] : waiting) cb(-err, "");
+    for (auto& [u, cb] : waiting) {
+      auto o = owner.find(u);
+      CtxScope scope(this, o == owner.end() ? 0 : o->second);
+      cb(-err, "");
+    }
+  }
+
+  // The thread waiting in deferred call `token` got a signal. As the kernel does: the call's
+  // requests the program has not read yet are withdrawn (they fail with EINTR), the program
+  // gets FUSE_INTERRUPT for those it has read, and the call finishes with whatever their
+  // replies say (EINTR from a program that gave up, or the result if it completed). A signal
+  // ending the process does not wait for the program (the kernel kills such a waiter).
+  void Interrupt(uint64_t token, bool fatal) {
+    interrupted.insert(token);
+    for (const auto& c : std::vector<std::shared_ptr<FuseConn>>(conns)) {
+      std::vector<uint64_t> mine;
+      for (const auto& [u, t] : c->owner) {
+        if (t == token) mine.push_back(u);
+      }
+      for (uint64_t u : mine) {
+        auto q = std::find_if(c->queue.begin(), c->queue.end(), [u](const std::string& r) {
+          return Take<fuse_in_header>(r).unique == u;
+        });
+        if (q == c->queue.end()) {
+          if (!c->no_interrupt) SendInterrupt(c, u);
+          continue;
+        }
+        c->queue.erase(q);
+        c->owner.erase(u);
+        auto w = c->waiting.find(u);
+        if (w == c->waiting.end()) continue;
+        ReplyFn cb = std::move(w->second);
+        c->waiting.erase(w);
+        CtxScope scope(this, token);
+        cb(-EINTR, "");
+      }
+    }
+    if (fatal) host.Resume(token, [](Call& call) { call.Fail(EINTR); });
+  }
+
+  // FUSE_INTERRUPT for request `unique` (read by the program already). It goes before the
+  // requests queued, as the kernel's interrupt queue does; it has no reply unless the program
+  // answers ENOSYS (it does not do interrupts) or EAGAIN (ask again).
+  void SendInterrupt(const std::shared_ptr<FuseConn>& c, uint64_t unique) {
+    fuse_interrupt_in in{};
+    in.unique = unique;
+    fuse_in_header h{};
+    h.len = sizeof h + sizeof in;
+    h.opcode = FUSE_INTERRUPT;
+    h.unique = unique | kIntReqBit;
+    std::string req;
+    Append(&req, h);
+    Append(&req, in);
+    c->queue.push_front(std::move(req));
+    Deliver(c);
   }
 
   // Calls waiting on the mount fail; the program gets DESTROY, then ENODEV from its reads.
@@ -230,7 +370,7 @@ struct FuseClient::Impl {
       fuse_in_header h{};
       h.len = sizeof h;
       h.opcode = FUSE_DESTROY;
-      h.unique = ++c->seq;
+      h.unique = c->NextUnique();
       h.uid = cr.uid, h.gid = cr.gid, h.pid = cr.pid;
       std::string req;
       Append(&req, h);
@@ -254,11 +394,25 @@ struct FuseClient::Impl {
     fuse_out_header h = Take<fuse_out_header>(msg);
     if (h.len != msg.size()) return -EINVAL;
     if (h.unique == 0) return 0;  // a notification: nothing we cache needs it
+    if (h.unique & kIntReqBit) {
+      // The answer to an INTERRUPT: the program cannot interrupt, or asks to be asked again.
+      const uint64_t orig = h.unique & ~kIntReqBit;
+      if (!c->waiting.count(orig)) return -ENOENT;
+      if (h.error == -ENOSYS) c->no_interrupt = true;
+      if (h.error == -EAGAIN) SendInterrupt(c, orig);
+      return 0;
+    }
     auto it = c->waiting.find(h.unique);
     if (it == c->waiting.end()) return -ENOENT;
     ReplyFn cb = std::move(it->second);
     c->waiting.erase(it);
+    uint64_t token = 0;
+    if (auto o = c->owner.find(h.unique); o != c->owner.end()) {
+      token = o->second;
+      c->owner.erase(o);
+    }
     if (h.error > 0 || h.error < -4095) h.error = -EIO;
+    CtxScope scope(this, token);
     cb(h.error, msg.substr(sizeof h));
     return 0;
   }
@@ -268,7 +422,7 @@ struct FuseClient::Impl {
     in.major = FUSE_KERNEL_VERSION;
     in.minor = kProtoMinor;
     in.max_readahead = kMaxRead;
-    in.flags = FUSE_ASYNC_READ | FUSE_BIG_WRITES | FUSE_ATOMIC_O_TRUNC;
+    in.flags = FUSE_ASYNC_READ | FUSE_BIG_WRITES | FUSE_ATOMIC_O_TRUNC | FUSE_DO_READDIRPLUS;
     std::string body;
     Append(&body, in);
     c->init_queued = true;
@@ -284,6 +438,7 @@ struct FuseClient::Impl {
       }
       c->minor = out.minor;
       c->max_write = std::max<uint32_t>(4096, out.max_write);
+      c->readdirplus = out.minor >= 21 && (out.flags & FUSE_DO_READDIRPLUS);
       c->initialized = true;
       Deliver(c);
     });
@@ -375,6 +530,17 @@ struct FuseClient::Impl {
       if (it != c->nodes.end() && S_ISDIR(it->second.mode)) {
         return Step(c, cr, st, rel, it->second.id, follow_last, std::move(cb));
       }
+    } else if (auto it = c->nodes.find(rel); it != c->nodes.end() && c->Fresh(it->second) &&
+                                             !(S_ISLNK(it->second.mode) && follow_last)) {
+      // Listed by READDIRPLUS a moment ago (`ls -l`): no LOOKUP, as the kernel's dentry and
+      // attribute caches would answer.
+      Looked l;
+      l.parent = id;
+      l.name = name;
+      l.rel = rel;
+      l.id = it->second.id;
+      l.attr = it->second.attr;
+      return cb(l);
     }
     std::string body = name + '\0';
     std::weak_ptr<FuseConn> w = c;
@@ -435,8 +601,11 @@ struct FuseClient::Impl {
          });
   }
 
-  void Remember(const std::shared_ptr<FuseConn>& c, const std::string& rel,
-                const fuse_entry_out& e) {
+  // A LOOKUP (or an entry of READDIRPLUS, `listed`) gave node e.nodeid for `rel`: one more
+  // lookup of it to FORGET later. Only listed entries keep their attributes (until their
+  // timeout), as only `ls -l` gains from it.
+  void Remember(const std::shared_ptr<FuseConn>& c, const std::string& rel, const fuse_entry_out& e,
+                bool listed = false) {
     auto it = c->nodes.find(rel);
     if (it != c->nodes.end() && it->second.id != e.nodeid) {
       Forget(c, it->second);
@@ -444,11 +613,53 @@ struct FuseClient::Impl {
       c->nodes.erase(rel);
     }
     if (it == c->nodes.end()) {
-      c->nodes[rel] = {e.nodeid, 1, e.attr.mode};
+      it = c->nodes.emplace(rel, FuseConn::Node{e.nodeid, 1, e.attr.mode}).first;
     } else {
       ++it->second.nlookup;
       it->second.mode = e.attr.mode;
     }
+    FuseConn::Node& n = it->second;
+    n.valid_until = 0;
+    if (listed) {
+      const uint64_t secs = std::min(e.entry_valid, e.attr_valid);
+      const uint32_t nsec = e.entry_valid < e.attr_valid ? e.entry_valid_nsec
+                            : e.attr_valid < e.entry_valid
+                                ? e.attr_valid_nsec
+                                : std::min(e.entry_valid_nsec, e.attr_valid_nsec);
+      if (secs > 0 || nsec > 0) {
+        n.attr = e.attr;
+        n.gen = c->attr_gen;
+        n.valid_until = MonotonicNs() +
+                        static_cast<int64_t>(std::min<uint64_t>(secs, 3600)) * 1000000000LL + nsec;
+      }
+    }
+  }
+
+  // A READDIRPLUS reply: each entry with a node counts as a LOOKUP of it (remembered, FORGET
+  // later) and its attributes are kept for the stats that follow; "." and ".." are not
+  // looked up (as the kernel, which neither links nor forgets them). Returns the entries as
+  // READDIR would have given them; one cut off at the end of the reply is dropped.
+  std::string Listed(const std::shared_ptr<FuseConn>& c, const std::string& dir,
+                     const std::string& p) {
+    std::string out;
+    size_t at = 0;
+    while (at + sizeof(fuse_direntplus) <= p.size()) {
+      fuse_direntplus d;
+      memcpy(&d, p.data() + at, sizeof d);
+      const size_t whole = sizeof(fuse_direntplus) + d.dirent.namelen;
+      if (d.dirent.namelen == 0 || d.dirent.namelen > 1024 || at + whole > p.size()) break;
+      std::string name = p.substr(at + sizeof(fuse_direntplus), d.dirent.namelen);
+      if (d.entry_out.nodeid != 0 && name != "." && name != ".." &&
+          name.find('/') == std::string::npos) {
+        Remember(c, JoinRel(dir, name), d.entry_out, true);
+      }
+      std::string rec(reinterpret_cast<const char*>(&d.dirent), sizeof(fuse_dirent));
+      rec += name;
+      rec.resize(FUSE_DIRENT_ALIGN(rec.size()), '\0');
+      out += rec;
+      at += FUSE_DIRENTPLUS_SIZE(&d);
+    }
+    return out;
   }
 
   void Forget(const std::shared_ptr<FuseConn>& c, const FuseConn::Node& n) {
@@ -605,8 +816,12 @@ class FuseFile final : public VirtualFile, public std::enable_shared_from_this<F
     st->st_mode = dir ? S_IFDIR | 0755 : S_IFREG | 0644;
     return 0;
   }
-  bool Intercept(Call& call) override { return impl->FileCall(*this, call); }
+  bool Intercept(Call& call) override {
+    FuseClient::Impl::CtxScope scope(impl, 0);
+    return impl->FileCall(*this, call);
+  }
   void Release() override {
+    FuseClient::Impl::CtxScope scope(impl, 0);
     if (conn->dead || conn->unmounted) return;
     fuse_release_in in{};
     in.fh = fh;
@@ -659,12 +874,25 @@ class FuseDevice final : public VirtualFile {
 };
 
 bool FuseDevice::Intercept(Call& call) {
+  FuseClient::Impl::CtxScope scope(impl_, 0);
   auto& c = conn_;
   switch (call.nr()) {
     case SYS_read: {
       if (c->dead || (c->unmounted && c->queue.empty())) return call.Fail(ENODEV), true;
       uint64_t token = call.Defer();
       if (token == 0) return call.Fail(ENOSYS), true;
+      // A signal ends the wait with EINTR, as the kernel's device read (libfuse's loop then
+      // looks whether its handler asked it to exit).
+      std::weak_ptr<FuseConn> w = c;
+      impl_->host.WatchSignal(token, [impl = impl_, w, token](int, bool) {
+        auto c = w.lock();
+        if (!c) return;
+        auto r = std::find_if(c->readers.begin(), c->readers.end(),
+                              [token](const FuseConn::Reader& r) { return r.token == token; });
+        if (r == c->readers.end()) return;
+        c->readers.erase(r);
+        impl->host.Resume(token, [](Call& call) { call.Fail(EINTR); });
+      });
       c->readers.push_back({token, call.arg(1), static_cast<size_t>(call.arg(2))});
       c->servers.insert(call.pid());
       impl_->Deliver(c);
@@ -1061,7 +1289,7 @@ void FuseClient::Impl::Serve(Call& call, const std::shared_ptr<FuseConn>& c,
     default:
       break;
   }
-  uint64_t token = call.Defer();
+  uint64_t token = DeferCall(call);
   if (token == 0) return call.Fail(ENOSYS);
   switch (nr) {
     case SYS_chdir:
@@ -1433,7 +1661,7 @@ bool FuseClient::Impl::FileCall(FuseFile& f, Call& call) {
     fuse_setattr_in in{};
     if (!f.dir) in.valid = FATTR_FH, in.fh = f.fh;
     if (!TimesToSetattr(call, call.arg(2), &in)) return call.Fail(EFAULT), true;
-    uint64_t token = call.Defer();
+    uint64_t token = DeferCall(call);
     if (token == 0) return call.Fail(ENOSYS), true;
     std::string body;
     Append(&body, in);
@@ -1462,7 +1690,7 @@ bool FuseClient::Impl::FileCall(FuseFile& f, Call& call) {
     case SYS_fstat:
     case SYS_newfstatat:
     case SYS_statx: {
-      uint64_t token = call.Defer();
+      uint64_t token = DeferCall(call);
       if (token == 0) return call.Fail(ENOSYS), true;
       uint64_t buf = nr == SYS_fstat        ? call.arg(1)
                      : nr == SYS_newfstatat ? call.arg(2)
@@ -1513,7 +1741,7 @@ bool FuseClient::Impl::FileCall(FuseFile& f, Call& call) {
         }
       }
       if (size == 0) return call.Return(0), true;
-      uint64_t token = call.Defer();
+      uint64_t token = DeferCall(call);
       if (token == 0) return call.Fail(ENOSYS), true;
       fuse_read_in in{};
       in.fh = f.fh;
@@ -1561,7 +1789,7 @@ bool FuseClient::Impl::FileCall(FuseFile& f, Call& call) {
       size = std::min<size_t>(size, c->max_write);  // a short write: callers write the rest
       std::string data(size, '\0');
       if (call.Read(RemotePtr<void>(buf), data.data(), size) != 0) return call.Fail(EFAULT), true;
-      uint64_t token = call.Defer();
+      uint64_t token = DeferCall(call);
       if (token == 0) return call.Fail(ENOSYS), true;
       auto send = [this, c, self, cr, token, data, positioned](uint64_t at) {
         fuse_write_in in{};
@@ -1607,7 +1835,7 @@ bool FuseClient::Impl::FileCall(FuseFile& f, Call& call) {
         return call.Return(p), true;
       }
       if (whence != SEEK_END) return call.Fail(EINVAL), true;
-      uint64_t token = call.Defer();
+      uint64_t token = DeferCall(call);
       if (token == 0) return call.Fail(ENOSYS), true;
       std::string body;
       Append(&body, fuse_getattr_in{});
@@ -1669,7 +1897,7 @@ bool FuseClient::Impl::FileCall(FuseFile& f, Call& call) {
         return call.Return(n), true;
       }
       if (!f.pending_dents.empty()) return call.Fail(EINVAL), true;  // buffer too small
-      uint64_t token = call.Defer();
+      uint64_t token = DeferCall(call);
       if (token == 0) return call.Fail(ENOSYS), true;
       fuse_read_in in{};
       in.fh = f.fh;
@@ -1677,14 +1905,15 @@ bool FuseClient::Impl::FileCall(FuseFile& f, Call& call) {
       in.size = 4096 * 4;
       std::string body;
       Append(&body, in);
-      Send(c, FUSE_READDIR, f.node, cr, body,
-           [this, self, token, buf, fill](int err, const std::string& p) {
+      const bool plus = c->readdirplus;
+      Send(c, plus ? FUSE_READDIRPLUS : FUSE_READDIR, f.node, cr, body,
+           [this, c, self, token, buf, fill, plus](int err, const std::string& p) {
              if (err != 0) return Finish(token, err);
              if (p.empty()) {
                self->dir_eof = true;
                return Finish(token, 0);
              }
-             self->pending_dents += p;
+             self->pending_dents += plus ? Listed(c, self->rel, p) : p;
              std::string out;
              fill(&out);
              if (out.empty()) return Finish(token, -EINVAL);
@@ -1694,7 +1923,7 @@ bool FuseClient::Impl::FileCall(FuseFile& f, Call& call) {
     }
     case SYS_fsync:
     case SYS_fdatasync: {
-      uint64_t token = call.Defer();
+      uint64_t token = DeferCall(call);
       if (token == 0) return call.Fail(ENOSYS), true;
       fuse_fsync_in in{};
       in.fh = f.fh;
@@ -1723,7 +1952,7 @@ bool FuseClient::Impl::FileCall(FuseFile& f, Call& call) {
           in.valid |= FATTR_GID, in.gid = static_cast<uint32_t>(call.arg(2));
         }
       }
-      uint64_t token = call.Defer();
+      uint64_t token = DeferCall(call);
       if (token == 0) return call.Fail(ENOSYS), true;
       std::string body;
       Append(&body, in);
@@ -1732,7 +1961,7 @@ bool FuseClient::Impl::FileCall(FuseFile& f, Call& call) {
       return true;
     }
     case SYS_fstatfs: {
-      uint64_t token = call.Defer();
+      uint64_t token = DeferCall(call);
       if (token == 0) return call.Fail(ENOSYS), true;
       uint64_t buf = call.arg(1);
       Send(c, FUSE_STATFS, f.node, cr, "", [this, token, buf](int err, const std::string& p) {
@@ -1755,7 +1984,7 @@ bool FuseClient::Impl::FileCall(FuseFile& f, Call& call) {
     case SYS_fchdir:
       if (!f.dir) return call.Fail(ENOTDIR), true;
       leaving.erase(call.tid());
-      cwd[call.tid()] = NormalizePath(c->point + "/" + f.rel);
+      SetCwd(call.tid(), NormalizePath(c->point + "/" + f.rel));
       return call.Return(0), true;
     case SYS_fgetxattr:
     case SYS_flistxattr:
@@ -1781,7 +2010,7 @@ void FuseClient::Impl::ChdirFuse(Call& call, const std::shared_ptr<FuseConn>& c,
     if (!l.outside.empty()) {
       std::string out = l.outside;
       // The view cwd ends here, whether or not the kernel's chdir then succeeds.
-      cwd.erase(tid);
+      EndCwd(tid);
       leaving.erase(tid);
       host.Resume(token, [out](Call& call) {
         if (int rc = call.SetPath(0, out); rc < 0) call.Return(rc);
@@ -1793,7 +2022,7 @@ void FuseClient::Impl::ChdirFuse(Call& call, const std::shared_ptr<FuseConn>& c,
     std::string view = NormalizePath(c->point + "/" + l.rel);
     host.Resume(token, [this, tid, view](Call& call) {
       leaving.erase(tid);
-      cwd[tid] = view;
+      SetCwd(tid, view);
       call.Return(0);
     });
   });
@@ -1804,9 +2033,8 @@ void FuseClient::Impl::ChdirFuse(Call& call, const std::shared_ptr<FuseConn>& c,
 // the kernel's cwd is elsewhere; a chdir/fchdir elsewhere ends it once the kernel succeeds.
 bool FuseClient::Impl::CwdCall(Call& call) {
   const pid_t tid = call.tid();
-  auto it = cwd.find(tid);
-  if (it == cwd.end()) return false;
-  const std::string& vcwd = it->second;
+  const std::string vcwd = CwdOf(tid);
+  if (vcwd.empty()) return false;
   const int nr = call.nr();
   if (nr == SYS_getcwd) {
     size_t size = call.arg(1);
@@ -1843,6 +2071,7 @@ bool FuseClient::Impl::CwdCall(Call& call) {
 }
 
 bool FuseClient::OnEntry(Call& call) {
+  Impl::CtxScope scope(impl_.get(), 0);
   if (impl_->CwdCall(call)) return true;
   switch (call.nr()) {
     case SYS_mount:
@@ -1869,13 +2098,14 @@ bool FuseClient::OnEntry(Call& call) {
 }
 
 bool FuseClient::OnExit(Call& call) {
+  Impl::CtxScope scope(impl_.get(), 0);
   if (auto it = impl_->opening_memfd.find(call.tid()); it != impl_->opening_memfd.end()) {
     close(it->second);  // the tracee has its own descriptor now (or the call failed)
     impl_->opening_memfd.erase(it);
     return true;
   }
   if (call.nr() == SYS_chdir || call.nr() == SYS_fchdir) {
-    if (impl_->leaving.erase(call.tid()) && call.result() == 0) impl_->cwd.erase(call.tid());
+    if (impl_->leaving.erase(call.tid()) && call.result() == 0) impl_->EndCwd(call.tid());
   }
   auto learn = [&](uint64_t* ino_out) {
     if (call.result() < 0) return false;
@@ -1930,22 +2160,32 @@ bool FuseClient::Under(const std::string& view) const {
   return impl_->MountFor(view, nullptr) != nullptr;
 }
 
-std::string FuseClient::Cwd(pid_t tid) const {
-  auto it = impl_->cwd.find(tid);
-  return it == impl_->cwd.end() ? "" : it->second;
-}
+std::string FuseClient::Cwd(pid_t tid) const { return impl_->CwdOf(tid); }
 
-void FuseClient::NewTask(pid_t parent, pid_t tid) {
-  auto it = impl_->cwd.find(parent);
-  if (it != impl_->cwd.end()) impl_->cwd[tid] = it->second;
+// A new task shares its parent's cwd record if it shares its fs_struct (CLONE_FS: threads, and
+// processes made with clone(CLONE_FS), told apart by kcmp(KCMP_FS); without kcmp, threads
+// only), else it starts with a copy.
+void FuseClient::NewTask(pid_t parent, pid_t tid, bool is_thread) {
+  long same = syscall(SYS_kcmp, parent, tid, KCMP_FS, 0, 0);
+  const bool shares = same == 0 || (same < 0 && is_thread);
+  auto& cwd = impl_->cwd;
+  if (shares) {
+    auto& rec = cwd[parent];
+    if (!rec) rec = std::make_shared<std::string>();
+    cwd[tid] = rec;
+    return;
+  }
+  std::string v = impl_->CwdOf(parent);
+  if (!v.empty()) cwd[tid] = std::make_shared<std::string>(v);
 }
 
 void FuseClient::Exec(pid_t pid, pid_t former_tid) {
   if (former_tid == 0 || former_tid == pid) return;
   auto it = impl_->cwd.find(former_tid);
   if (it == impl_->cwd.end()) return (void)impl_->cwd.erase(pid);
-  impl_->cwd[pid] = it->second;
+  auto rec = it->second;
   impl_->cwd.erase(it);
+  impl_->cwd[pid] = rec;
 }
 
 void FuseClient::TaskExit(pid_t tid) {

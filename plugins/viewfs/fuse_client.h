@@ -40,8 +40,9 @@ class FuseClient {
   // cannot hold a cwd there: the thread's kernel cwd stays where it was, and the FUSE client
   // makes its relative paths absolute against this one (see "FUSE in a view").
   std::string Cwd(pid_t tid) const;
-  // Process events, for the view cwds: a new task starts with its parent's, an exec keeps it.
-  void NewTask(pid_t parent, pid_t tid);
+  // Process events, for the view cwds: a new task shares its parent's (CLONE_FS) or starts
+  // with a copy, an exec keeps it.
+  void NewTask(pid_t parent, pid_t tid, bool is_thread);
   void Exec(pid_t pid, pid_t former_tid);
   void TaskExit(pid_t tid);
 

@@ -246,8 +246,8 @@ class ViewFs final : public Plugin {
     pending_exe_.erase(tid);
   }
 
-  void OnNewTask(pid_t parent, pid_t tid, bool) override {
-    if (fuse_) fuse_->NewTask(parent, tid);
+  void OnNewTask(pid_t parent, pid_t tid, bool is_thread) override {
+    if (fuse_) fuse_->NewTask(parent, tid, is_thread);
     auto it = exe_.find(parent);
     if (it != exe_.end()) exe_[tid] = it->second;
   }

@@ -53,6 +53,19 @@ TEST(Defer, AWaiterKilledWhileWaitingLeavesTheViewWorking) {
   EXPECT_EQ(r.out, "status=137\ncount=0\nrelease=0\n");
 }
 
+// Host::WatchSignal: a caught signal to a waiting thread reaches the plugin, which answers the
+// call; the handler then runs. A signal that ends the process (SIGTERM, no handler) does too,
+// and the process dies of it. SIGCHLD (ignored by default) interrupts nothing.
+TEST(Defer, SignalsReachTheWaitingCallsPlugin) {
+  RunResult r = Sh("$T signal 4 > s.out & p=$!; " + AwaitWaiters(4, 1) +
+                   "kill -CHLD $p; sleep 0.3; $T count 4; kill -USR1 $p; wait $p; echo status=$?; "
+                   "cat s.out; "
+                   "$T signal 5 & p=$!; " +
+                   AwaitWaiters(5, 1) + "kill -TERM $p; wait $p; echo status=$?; $T count 5");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "count=1\nstatus=0\nsignal=10\nhandled=1\nstatus=143\ncount=0\n");
+}
+
 TEST(Defer, ManyThreadedCompletionsInARow) {
   RunResult r =
       Sh("i=0; while [ $i -lt 200 ]; do $T thread $i >/dev/null || exit 1; "

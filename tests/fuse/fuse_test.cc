@@ -132,7 +132,7 @@ p(sorted(os.listdir(m)))
        {"init",       "getattr",   "open",        "read",   "write",  "flush",   "release",
         "fsync",      "create",    "truncate",    "mkdir",  "mknod",  "symlink", "readlink",
         "link",       "rename",    "rename2",     "chmod",  "chown",  "utimens", "setxattr",
-        "getxattr",   "listxattr", "removexattr", "access", "statfs", "opendir", "readdir",
+        "getxattr",   "listxattr", "removexattr", "access", "statfs", "opendir", "readdirplus",
         "releasedir", "unlink",    "rmdir",       "destroy"}) {
     EXPECT_TRUE(ops.count(op)) << "memfs never served " << op;
   }
@@ -171,6 +171,17 @@ TEST_F(Fuse, ChdirIntoTheMountAndRelativePaths) {
                        "\nmnt\n/tmp\n");
   EXPECT_FALSE(HostMounted(mnt_));
   EXPECT_EQ(test::Run({"ls", "-A", mnt_}).out, "") << "the host's mount point must stay empty";
+}
+
+// Threads share the cwd (CLONE_FS): a thread's chdir into the mount is the main thread's cwd
+// too, and the main thread's chdir elsewhere in the mount is seen by a new thread.
+TEST_F(Fuse, CloneFsThreadsShareAChdirIntoTheMount) {
+  NeedMemfs();
+  RunResult r = Sh("$MEMFS $M && mkdir $M/sub && echo in-sub > $M/sub/f && " +
+                   Tracee("vfs_clonefs") + " $M/sub f $M hello; umount $M");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "main cwd=" + mnt_ + "/sub f=in-sub\nthread cwd=" + mnt_ + " hello=hello from memfs\n");
 }
 
 // fuse=MNT:PROGRAM+ARG...: the view runs the FUSE program before the command, so the mount is
@@ -256,6 +267,77 @@ TEST_F(Fuse, SquashfuseOptionRunsAProgramFromTheImage) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "from-the-image\n" + mnt_ + "/bin\n");
   EXPECT_FALSE(HostMounted(mnt_));
+}
+
+// A signal to a thread waiting on the FUSE program (FUSE_INTERRUPT): the program gets
+// INTERRUPT for the request it is serving, gives up with EINTR, the call fails with EINTR and
+// the handler runs. As with kernel FUSE, SA_RESTART does not restart it (the program's EINTR is
+// the result). An open(O_RDONLY), which reads the file before it returns, is interrupted too.
+TEST_F(Fuse, SignalInterruptsACallWaitingOnTheProgram) {
+  NeedMemfs();
+  RunResult r = Sh("MEMFS_BLOCK=1 $MEMFS $M && " + Tracee("fuse_intr") +
+                   " $M/block; rc=$?; cat $M/hello; umount $M; exit $rc");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "read -1 Interrupted system call handled=1\n"
+            "read-restart -1 Interrupted system call handled=1\n"
+            "open -1 Interrupted system call handled=1\n"
+            "hello from memfs\n");
+  std::string log = ReadFile(dir_ / "ops.log");
+  size_t blocked = 0, interrupted = 0;
+  std::istringstream in(log);
+  for (std::string line; std::getline(in, line);) {
+    blocked += line == "read-block";
+    interrupted += line == "interrupted";
+  }
+  EXPECT_EQ(blocked, 3u) << log;
+  EXPECT_EQ(interrupted, 3u) << "memfs did not see INTERRUPT for every read\n" << log;
+}
+
+// A signal that ends the process (SIGTERM, no handler) ends a call waiting on the program, and
+// the FUSE program's own idle threads, waiting for requests, get EINTR: SIGTERM ends it as it
+// would with kernel FUSE (its handler, then its workers are cancelled), and the mount goes.
+TEST_F(Fuse, FatalSignalsEndWaitersAndTheProgram) {
+  NeedMemfs();
+  RunResult r =
+      Sh("MEMFS_BLOCK=1 $MEMFS -f $M & m=$!; until [ -e $M/hello ]; do sleep 0.05; done; "
+         "cat $M/block & p=$!; until grep -q read-block ops.log; do sleep 0.05; done; "
+         "kill $p; wait $p; echo cat=$?; cat $M/hello; kill $m; wait $m; echo memfs-gone; "
+         "ls -A $M | wc -l");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "cat=143\nhello from memfs\nmemfs-gone\n0\n");
+  EXPECT_FALSE(HostMounted(mnt_));
+}
+
+// READDIRPLUS: memfs offers it, listings use it, and `ls -l` takes the attributes it brought
+// (no LOOKUP per entry afterwards); each entry counted as a lookup is forgotten correctly
+// (libfuse checks its counts: memfs would abort on a FORGET of more than it gave).
+TEST_F(Fuse, LsLongUsesReaddirplus) {
+  NeedMemfs();
+  RunResult r = Sh(
+      "$MEMFS -f $M & m=$!; until [ -e $M/hello ]; do sleep 0.05; done; "
+      "mkdir $M/d && echo abc > $M/d/f && ln -s f $M/d/l && mkdir $M/d/sub && "
+      "for i in $(seq 1 20); do echo $i > $M/d/n$i; done; : > ops.log; "
+      "ls -l $M/d | awk 'NR > 1 && $9 !~ /^n/ {print $1, $5, $9, $10, $11}'; "
+      "grep -c getattr ops.log > getattr.count; "
+      "ls -l $M/d | wc -l; cat $M/d/n20; rm -r $M/d; ls -l $M | awk 'NR > 1 {print $1, $5, $9}'; "
+      "umount $M; wait $m; echo memfs=$?");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "-rw-r--r-- 4 f  \n"
+            "lrwxrwxrwx 1 l -> f\n"
+            "drwxr-xr-x 0 sub  \n"
+            "24\n"
+            "20\n"
+            "-rw-r--r-- 17 hello\n"
+            "memfs=0\n");
+  std::string log = ReadFile(dir_ / "ops.log");
+  EXPECT_NE(log.find("readdirplus\n"), std::string::npos) << log;
+  EXPECT_EQ(log.find("readdir\n"), std::string::npos) << "a plain READDIR was sent\n" << log;
+  // Without the attributes READDIRPLUS brought, each of the 23 entries would be looked up
+  // (memfs serves a LOOKUP with a getattr) by the stats of `ls -l`.
+  int getattrs = std::stoi(ReadFile(dir_ / "getattr.count"));
+  EXPECT_LT(getattrs, 23) << log;
 }
 
 // A mount made in one view is seen neither by another view running at the same time nor by

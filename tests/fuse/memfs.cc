@@ -1,10 +1,14 @@
 // memfs: an in-memory libfuse3 file system for the FUSE-in-a-view tests. It implements every
 // operation the view's FUSE client sends and logs the name of each one it serves to the file
 // named by $MEMFS_LOG (one per line), so a test can check that every request type was used.
+// With MEMFS_BLOCK=1 it also has /block, whose reads never end unless the request is
+// interrupted (FUSE_INTERRUPT): they log "read-block", wait, log "interrupted", fail with EINTR.
+// Listings answered as READDIRPLUS log "readdirplus" instead of "readdir".
 #define FUSE_USE_VERSION 31
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -83,11 +88,7 @@ bool HasChildren(const std::string& dir) {
   return it != g_tree.end() && it->first.compare(0, prefix.size(), prefix) == 0;
 }
 
-int Getattr(const char* path, struct stat* st, fuse_file_info*) {
-  std::lock_guard<std::mutex> l(g_mu);
-  Log("getattr");
-  auto n = Find(path);
-  if (!n) return -ENOENT;
+void Fill(const Node* n, struct stat* st) {
   memset(st, 0, sizeof *st);
   st->st_ino = n->ino;
   st->st_mode = n->mode;
@@ -100,6 +101,14 @@ int Getattr(const char* path, struct stat* st, fuse_file_info*) {
   st->st_atim = n->atime;
   st->st_mtim = n->mtime;
   st->st_ctim = n->ctime;
+}
+
+int Getattr(const char* path, struct stat* st, fuse_file_info*) {
+  std::lock_guard<std::mutex> l(g_mu);
+  Log("getattr");
+  auto n = Find(path);
+  if (!n) return -ENOENT;
+  Fill(n.get(), st);
   return 0;
 }
 
@@ -230,7 +239,18 @@ int Open(const char* path, fuse_file_info* fi) {
   return 0;
 }
 
+// /block: waits until libfuse says the request was interrupted (FUSE_INTERRUPT received for
+// it); with interrupts enabled (cfg->intr, Init) libfuse also sends this thread SIGUSR1, which
+// ends the sleep early.
+int ReadBlock() {
+  Log("read-block");
+  while (!fuse_interrupted()) usleep(10000);
+  Log("interrupted");
+  return -EINTR;
+}
+
 int Read(const char* path, char* buf, size_t size, off_t off, fuse_file_info*) {
+  if (strcmp(path, "/block") == 0) return ReadBlock();
   std::lock_guard<std::mutex> l(g_mu);
   Log("read");
   auto n = Find(path);
@@ -333,21 +353,30 @@ int Opendir(const char* path, fuse_file_info*) {
   return S_ISDIR(n->mode) ? 0 : -ENOTDIR;
 }
 
-int Readdir(const char* path, void* buf, fuse_fill_dir_t fill, off_t, fuse_file_info*,
-            fuse_readdir_flags) {
+// Entries with their offsets (index + 1), from `off` on, until fill says the reply is full:
+// libfuse then answers READDIRPLUS with a node for each entry (it looks each one up; with
+// offsets of 0 libfuse 3.14 sends entries without nodes).
+int Readdir(const char* path, void* buf, fuse_fill_dir_t fill, off_t off, fuse_file_info*,
+            fuse_readdir_flags flags) {
   std::lock_guard<std::mutex> l(g_mu);
-  Log("readdir");
+  const bool plus = flags & FUSE_READDIR_PLUS;
+  Log(plus ? "readdirplus" : "readdir");
   std::string prefix = std::string(path) == "/" ? "/" : std::string(path) + "/";
-  fill(buf, ".", nullptr, 0, FUSE_FILL_DIR_PLUS);
-  fill(buf, "..", nullptr, 0, FUSE_FILL_DIR_PLUS);
+  std::vector<std::pair<std::string, std::shared_ptr<Node>>> entries = {{".", Find(path)},
+                                                                        {"..", nullptr}};
   for (auto it = g_tree.upper_bound(prefix); it != g_tree.end(); ++it) {
     if (it->first.compare(0, prefix.size(), prefix) != 0) break;
     std::string rest = it->first.substr(prefix.size());
     if (rest.empty() || rest.find('/') != std::string::npos) continue;
+    entries.push_back({rest, it->second});
+  }
+  for (size_t i = static_cast<size_t>(std::max<off_t>(off, 0)); i < entries.size(); ++i) {
     struct stat st {};
-    st.st_ino = it->second->ino;
-    st.st_mode = it->second->mode;
-    fill(buf, rest.c_str(), &st, 0, FUSE_FILL_DIR_PLUS);
+    if (entries[i].second) Fill(entries[i].second.get(), &st);  // all of it, for READDIRPLUS
+    st.st_mode |= entries[i].second ? 0 : S_IFDIR;
+    if (fill(buf, entries[i].first.c_str(), &st, static_cast<off_t>(i + 1), FUSE_FILL_DIR_PLUS)) {
+      break;
+    }
   }
   return 0;
 }
@@ -381,6 +410,15 @@ int Utimens(const char* path, const struct timespec tv[2], fuse_file_info*) {
 
 void* Init(fuse_conn_info*, fuse_config* cfg) {
   cfg->use_ino = 1;
+  // Long entry and attribute timeouts: what READDIRPLUS returns stays valid for the stats of
+  // `ls -l` that follow even on a loaded machine (the view drops it on any change it makes).
+  cfg->entry_timeout = 60;
+  cfg->attr_timeout = 60;
+  // libfuse's interrupt handling (what `-o intr` did in libfuse 2): on FUSE_INTERRUPT it
+  // signals the thread serving the request with intr_signal. fuse_new installs a handler for
+  // it only when intr is set before init, so main installs one.
+  cfg->intr = 1;
+  cfg->intr_signal = SIGUSR1;
   Log("init");
   return nullptr;
 }
@@ -389,7 +427,12 @@ void Destroy(void*) { Log("destroy"); }
 
 }  // namespace
 
+void OnIntrSignal(int) {}
+
 int main(int argc, char** argv) {
+  struct sigaction sa {};
+  sa.sa_handler = OnIntrSignal;
+  sigaction(SIGUSR1, &sa, nullptr);
   if (const char* log = getenv("MEMFS_LOG")) g_log = fopen(log, "a");
   auto root = std::make_shared<Node>();
   root->mode = S_IFDIR | 0755;
@@ -401,6 +444,13 @@ int main(int argc, char** argv) {
   hello->data = "hello from memfs\n";
   hello->ino = g_next_ino++;
   g_tree["/hello"] = hello;
+  if (const char* b = getenv("MEMFS_BLOCK"); b && strcmp(b, "1") == 0) {
+    auto block = std::make_shared<Node>();
+    block->mode = S_IFREG | 0666;
+    block->data = "never read";
+    block->ino = g_next_ino++;
+    g_tree["/block"] = block;
+  }
   static fuse_operations ops{};
   ops.getattr = Getattr;
   ops.readlink = Readlink;

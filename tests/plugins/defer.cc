@@ -9,6 +9,8 @@
 //   OP 4 thread A    defer; a plugin thread posts the completion with value A
 //   OP 5 pipe A      defer; a plugin thread writes A to a pipe the plugin watches
 //   OP 6 pass A      wait on A like OP 1, but the release lets the kernel run the call itself
+//   OP 7 signal A    wait on A like OP 1; a signal to the waiting thread finishes it with the
+//                    signal's number, or -EINTR for one that ends the process (WatchSignal)
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -38,10 +40,21 @@ class Defer final : public umview::Plugin {
     const uint64_t op = call.arg(1), a = call.arg(2), b = call.arg(3);
     switch (op) {
       case 1:
-      case 6: {
+      case 6:
+      case 7: {
         uint64_t token = call.Defer();
         if (token == 0) return call.Fail(ENOSYS);
         waiters_[a].push_back({token, call.tid(), op == 6});
+        if (op == 7) {
+          umview::Host* host = host_;
+          if (!host->WatchSignal(token, [this, host, token, a](int sig, bool fatal) {
+                std::erase_if(waiters_[a], [token](const Waiter& w) { return w.token == token; });
+                host->Resume(token,
+                             [sig, fatal](umview::Call& c) { c.Return(fatal ? -EINTR : sig); });
+              })) {
+            host->Resume(token, [](umview::Call& c) { c.Fail(ENOSYS); });
+          }
+        }
         return;
       }
       case 2: {
