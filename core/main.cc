@@ -28,6 +28,9 @@ namespace {
 
 volatile pid_t g_root = -1;
 
+// Signals sent to umview that it passes on to the command.
+constexpr int kForwardedSignals[] = {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2};
+
 // Signals sent to umview by another process go to the command. Keyboard signals (SI_KERNEL)
 // reach the command from the terminal by themselves; umview must not die from them.
 void Forward(int sig, siginfo_t* info, void*) {
@@ -55,7 +58,7 @@ void SetUpSignals(EngineConfig* config) {
   sa.sa_sigaction = Forward;
   sa.sa_flags = SA_SIGINFO | SA_RESTART;
   sigemptyset(&sa.sa_mask);
-  for (int sig : {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2}) {
+  for (int sig : kForwardedSignals) {
     if (!ignored(sig)) sigaction(sig, &sa, nullptr);  // `nohup umview`: HUP stays ignored
   }
   // A background umview must not stop on terminal output while the view's shell owns the tty.
@@ -65,7 +68,7 @@ void SetUpSignals(EngineConfig* config) {
   // The forwarded signals must reach umview even if it inherited them blocked.
   sigset_t unblock;
   sigemptyset(&unblock);
-  for (int sig : {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2}) sigaddset(&unblock, sig);
+  for (int sig : kForwardedSignals) sigaddset(&unblock, sig);
   sigprocmask(SIG_UNBLOCK, &unblock, nullptr);
 }
 
@@ -376,11 +379,19 @@ int Main(int argc, char** argv) {
                        : !cl.root.empty()  ? "/"
                                            : "";
   SetUpSignals(&config);
+  // A signal for the command that arrives while it starts (it may already have exec'd when
+  // Start returns) waits until its pid is known, instead of being dropped. The child restores
+  // the inherited mask itself.
+  sigset_t forwarded, before;
+  sigemptyset(&forwarded);
+  for (int sig : kForwardedSignals) sigaddset(&forwarded, sig);
+  sigprocmask(SIG_BLOCK, &forwarded, &before);
   if (!engine->Start(command, env, config, &error)) {
     fprintf(stderr, "umview: %s\n", error.c_str());
     return 2;
   }
   g_root = engine->root_pid();
+  sigprocmask(SIG_SETMASK, &before, nullptr);
   LogStart(view, *engine, names, command);
   int status = engine->Run(dispatcher);
   dispatcher.Shutdown();
