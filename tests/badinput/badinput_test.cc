@@ -33,7 +33,12 @@ struct Outcome {
 // The session of a process, from /proc/PID/stat (field 6), or -1.
 pid_t SessionOf(pid_t pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::string stat;
+  try {
+    stat.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  } catch (const std::ios_base::failure&) {
+    return -1;  // the process exited between open and read (ESRCH): not in any session now
+  }
   size_t close = stat.rfind(')');
   if (close == std::string::npos) return -1;
   std::istringstream rest(stat.substr(close + 2));
