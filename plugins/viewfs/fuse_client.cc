@@ -280,13 +280,22 @@ struct FuseClient::Impl {
       c->readers.pop_front();
       std::string req = std::move(c->queue.front());
       c->queue.pop_front();
-      host.Resume(r.token, [req, r](Call& call) {
+      if (op == FUSE_INTERRUPT) {
+        host.Log(LogLevel::kDebug,
+                 "FUSE " + c->point + ": INTERRUPT of request " +
+                     std::to_string(Take<fuse_interrupt_in>(req, sizeof(fuse_in_header)).unique) +
+                     " to the program");
+      }
+      const bool taken = host.Resume(r.token, [req, r](Call& call) {
         if (req.size() > r.size) return call.Fail(EINVAL);
         if (call.Write(RemotePtr<void>(r.buf), req.data(), req.size()) != 0) {
           return call.Fail(EFAULT);
         }
         call.Return(static_cast<int64_t>(req.size()));
       });
+      // A reader that is gone (killed, or its read already ended) must not take the request
+      // with it: the next reader gets it.
+      if (!taken) c->queue.push_front(std::move(req));
     }
     if (c->unmounted && c->queue.empty()) {
       auto readers = std::move(c->readers);
@@ -319,6 +328,11 @@ struct FuseClient::Impl {
       std::vector<uint64_t> mine;
       for (const auto& [u, t] : c->owner) {
         if (t == token) mine.push_back(u);
+      }
+      if (!mine.empty()) {
+        host.Log(LogLevel::kDebug, "FUSE " + c->point + ": a signal interrupts call " +
+                                       std::to_string(token) + " (" + std::to_string(mine.size()) +
+                                       " request(s))" + (fatal ? ", fatal" : ""));
       }
       for (uint64_t u : mine) {
         auto q = std::find_if(c->queue.begin(), c->queue.end(), [u](const std::string& r) {
