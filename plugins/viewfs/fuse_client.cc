@@ -106,10 +106,11 @@ struct FuseConn {
     uint64_t buf;
     size_t size;
   };
-  std::deque<Reader> readers;           // the program's reads waiting for a request
-  std::map<uint64_t, ReplyFn> waiting;  // by unique
-  std::map<uint64_t, uint64_t> owner;   // unique -> the deferred call (token) it serves
-  bool no_interrupt = false;            // INTERRUPT answered ENOSYS once
+  std::deque<Reader> readers;            // the program's reads waiting for a request
+  std::map<uint64_t, ReplyFn> waiting;   // by unique
+  std::map<uint64_t, uint64_t> owner;    // unique -> the deferred call (token) it serves
+  bool no_interrupt = false;             // INTERRUPT answered ENOSYS once
+  std::set<uint64_t> interrupt_on_send;  // interrupted before the program read them
   uint64_t NextUnique() { return seq += 2; }
   bool init_queued = false, initialized = false;
   bool dead = false;       // the program closed the device: calls get ENOTCONN
@@ -169,7 +170,7 @@ struct FuseClient::Impl {
   // none; set while a call handler runs after DeferCall, and while a reply's callback runs),
   // and the calls whose thread got a signal meanwhile.
   uint64_t ctx = 0;
-  std::set<uint64_t> interrupted;
+  std::map<uint64_t, bool> interrupted;  // token -> by a signal that ends the process
   struct CtxScope {
     CtxScope(Impl* i, uint64_t token) : impl(i), saved(i->ctx) { i->ctx = token; }
     ~CtxScope() { impl->ctx = saved; }
@@ -246,10 +247,9 @@ struct FuseClient::Impl {
       default:
         break;
     }
-    if (cb && ctx != 0 && interrupted.count(ctx)) {
-      // The call was interrupted: what it would ask next fails at once, as in the kernel,
-      // where the next request's wait ends at once on the pending signal.
-      return cb(-EINTR, "");
+    auto intr = cb && ctx != 0 ? interrupted.find(ctx) : interrupted.end();
+    if (intr != interrupted.end() && intr->second) {
+      return cb(-EINTR, "");  // the caller is dying of its signal: nothing more to ask
     }
     fuse_in_header h{};
     h.len = static_cast<uint32_t>(sizeof h + body.size());
@@ -263,6 +263,9 @@ struct FuseClient::Impl {
     Append(&req, h);
     req += body;
     if (cb && ctx != 0) c->owner[h.unique] = ctx;
+    // A request of an interrupted call is interrupted as soon as the program reads it, as in
+    // the kernel (the signal is still pending when the call asks it).
+    if (intr != interrupted.end() && !c->no_interrupt) c->interrupt_on_send.insert(h.unique);
     if (opcode != FUSE_FORGET)
       c->waiting[h.unique] = cb ? std::move(cb) : [](int, const std::string&) {};
     c->queue.push_back(std::move(req));
@@ -280,13 +283,27 @@ struct FuseClient::Impl {
       c->readers.pop_front();
       std::string req = std::move(c->queue.front());
       c->queue.pop_front();
-      host.Resume(r.token, [req, r](Call& call) {
+      if (op == FUSE_INTERRUPT) {
+        host.Log(LogLevel::kDebug,
+                 "FUSE " + c->point + ": INTERRUPT of request " +
+                     std::to_string(Take<fuse_interrupt_in>(req, sizeof(fuse_in_header)).unique) +
+                     " to the program");
+      }
+      const bool taken = host.Resume(r.token, [req, r](Call& call) {
         if (req.size() > r.size) return call.Fail(EINVAL);
         if (call.Write(RemotePtr<void>(r.buf), req.data(), req.size()) != 0) {
           return call.Fail(EFAULT);
         }
         call.Return(static_cast<int64_t>(req.size()));
       });
+      // A reader that is gone (killed, or its read already ended) must not take the request
+      // with it: the next reader gets it.
+      const uint64_t unique = Take<fuse_in_header>(req).unique;
+      if (!taken) {
+        c->queue.push_front(std::move(req));
+      } else if (c->interrupt_on_send.erase(unique)) {
+        c->queue.push_front(InterruptRequest(unique));  // the next reader takes it
+      }
     }
     if (c->unmounted && c->queue.empty()) {
       auto readers = std::move(c->readers);
@@ -301,6 +318,7 @@ struct FuseClient::Impl {
     c->waiting.clear();
     c->owner.clear();
     c->queue.clear();
+    c->interrupt_on_send.clear();
     for (auto& [u, cb] : waiting) {
       auto o = owner.find(u);
       CtxScope scope(this, o == owner.end() ? 0 : o->second);
@@ -308,17 +326,23 @@ struct FuseClient::Impl {
     }
   }
 
-  // The thread waiting in deferred call `token` got a signal. As the kernel does: the call's
-  // requests the program has not read yet are withdrawn (they fail with EINTR), the program
-  // gets FUSE_INTERRUPT for those it has read, and the call finishes with whatever their
-  // replies say (EINTR from a program that gave up, or the result if it completed). A signal
-  // ending the process does not wait for the program (the kernel kills such a waiter).
+  // The thread waiting in deferred call `token` got a signal. As the kernel does: the program
+  // gets FUSE_INTERRUPT for the call's requests it has read, and for the others (and those the
+  // call asks later) right after it reads them; the call finishes with whatever the replies
+  // say (EINTR from a program that gave up, or the result if it completed). A signal ending the
+  // process does not wait for the program (the kernel kills such a waiter): the requests not
+  // read yet are withdrawn and the call ends with EINTR at once.
   void Interrupt(uint64_t token, bool fatal) {
-    interrupted.insert(token);
+    interrupted[token] = fatal;
     for (const auto& c : std::vector<std::shared_ptr<FuseConn>>(conns)) {
       std::vector<uint64_t> mine;
       for (const auto& [u, t] : c->owner) {
         if (t == token) mine.push_back(u);
+      }
+      if (!mine.empty()) {
+        host.Log(LogLevel::kDebug, "FUSE " + c->point + ": a signal interrupts call " +
+                                       std::to_string(token) + " (" + std::to_string(mine.size()) +
+                                       " request(s))" + (fatal ? ", fatal" : ""));
       }
       for (uint64_t u : mine) {
         auto q = std::find_if(c->queue.begin(), c->queue.end(), [u](const std::string& r) {
@@ -326,6 +350,12 @@ struct FuseClient::Impl {
         });
         if (q == c->queue.end()) {
           if (!c->no_interrupt) SendInterrupt(c, u);
+          continue;
+        }
+        if (!fatal) {
+          // Not read yet: it goes out, and its INTERRUPT right after it (kernel: FR_INTERRUPTED
+          // is seen when the request is read).
+          if (!c->no_interrupt) c->interrupt_on_send.insert(u);
           continue;
         }
         c->queue.erase(q);
@@ -345,6 +375,10 @@ struct FuseClient::Impl {
   // requests queued, as the kernel's interrupt queue does; it has no reply unless the program
   // answers ENOSYS (it does not do interrupts) or EAGAIN (ask again).
   void SendInterrupt(const std::shared_ptr<FuseConn>& c, uint64_t unique) {
+    c->queue.push_front(InterruptRequest(unique));
+    Deliver(c);
+  }
+  static std::string InterruptRequest(uint64_t unique) {
     fuse_interrupt_in in{};
     in.unique = unique;
     fuse_in_header h{};
@@ -354,8 +388,7 @@ struct FuseClient::Impl {
     std::string req;
     Append(&req, h);
     Append(&req, in);
-    c->queue.push_front(std::move(req));
-    Deliver(c);
+    return req;
   }
 
   // Calls waiting on the mount fail; the program gets DESTROY, then ENODEV from its reads.

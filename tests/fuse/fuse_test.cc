@@ -300,7 +300,8 @@ TEST_F(Fuse, SignalInterruptsACallWaitingOnTheProgram) {
 TEST_F(Fuse, FatalSignalsEndWaitersAndTheProgram) {
   NeedMemfs();
   RunResult r =
-      Sh("MEMFS_BLOCK=1 $MEMFS -f $M & m=$!; until [ -e $M/hello ]; do sleep 0.05; done; "
+      Sh("MEMFS_BLOCK=1 $MEMFS -f $M & m=$!; until [ -e $M/hello ] || ! kill -0 $m 2>/dev/null; do "
+         "sleep 0.05; done; "
          "cat $M/block & p=$!; until grep -q read-block ops.log; do sleep 0.05; done; "
          "kill $p; wait $p; echo cat=$?; cat $M/hello; kill $m; wait $m; echo memfs-gone; "
          "ls -A $M | wc -l");
@@ -315,7 +316,8 @@ TEST_F(Fuse, FatalSignalsEndWaitersAndTheProgram) {
 TEST_F(Fuse, LsLongUsesReaddirplus) {
   NeedMemfs();
   RunResult r = Sh(
-      "$MEMFS -f $M & m=$!; until [ -e $M/hello ]; do sleep 0.05; done; "
+      "$MEMFS -f $M & m=$!; until [ -e $M/hello ] || ! kill -0 $m 2>/dev/null; do sleep 0.05; "
+      "done; "
       "mkdir $M/d && echo abc > $M/d/f && ln -s f $M/d/l && mkdir $M/d/sub && "
       "for i in $(seq 1 20); do echo $i > $M/d/n$i; done; : > ops.log; "
       "ls -l $M/d | awk 'NR > 1 && $9 !~ /^n/ {print $1, $5, $9, $10, $11}'; "
