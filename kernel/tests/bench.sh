@@ -11,9 +11,13 @@
 #   ls -lR small     GNU ls -lR on /lsbench: 10 x 10 directories of 10 files (111 directories,
 #                    1000 files): smaller, as every file stops without the prefilter
 #   ls -lR big       GNU ls -lR on /bench, native and kmview with the prefilter only
-# Each row runs KMVIEW_BENCH_ROUNDS times (default 3), the engines alternating within a round;
-# BENCH lines give the median (seconds, wall time from /proc/uptime) and its ratio to native's
-# median, BENCHRUN lines every run. TCG timings: only the ratios mean anything, roughly.
+#   find big pair    native and kmview with the prefilter only, KMVIEW_BENCH_PAIR_ROUNDS rounds
+#                    (default 7)
+# Each row runs KMVIEW_BENCH_ROUNDS times (default 3), the engines alternating within a round (in
+# reverse order in odd rounds). BENCH lines give the median (seconds, wall time from
+# /proc/uptime) and its ratio to native's median, BENCHRUN lines every run, BENCHCHECK whether
+# the view printed what native did, BENCHSTOPS the stops per run (umview --stats) on the small
+# tree. TCG timings: only the ratios mean anything, roughly.
 b=$(cat /umview-build)
 [ -f /guest-env ] && . /guest-env
 rounds=${KMVIEW_BENCH_ROUNDS:-3}
@@ -52,13 +56,38 @@ run_engine() {  # ENGINE CMD...
     kmview-prefilter) timed "$b/umview" -e kmview -p "$view,prefilter=on" -- "$@" ;;
   esac
 }
+# The view must not change what the command prints: one untimed run per engine, compared with
+# native's output (BENCHCHECK lines). For the rows where the prefilter lets calls run unseen.
+check() {  # LABEL "ENGINES" CMD...
+  label=$1 engines=$2
+  shift 2
+  "$@" 2>&1 | md5sum >/tmp/bench-native.md5
+  lines=$("$@" 2>&1 | wc -l)
+  for e in $engines; do
+    [ "$e" = native ] && continue
+    case $e in
+      ptrace) set -- "$b/umview" -e ptrace -p "$view" -- "$@" ;;
+      kmview) set -- "$b/umview" -e kmview -p "$view" -- "$@" ;;
+      kmview-prefilter) set -- "$b/umview" -e kmview -p "$view,prefilter=on" -- "$@" ;;
+    esac
+    if [ "$("$@" 2>&1 | md5sum)" = "$(cat /tmp/bench-native.md5)" ]; then
+      echo "BENCHCHECK $label: $e prints what native prints ($lines lines)"
+    else
+      echo "BENCHCHECK $label: $e output DIFFERS from native's"
+    fi
+    shift 6
+  done
+}
 row() {  # LABEL "ENGINES" CMD...
   label=$1 engines=$2
   shift 2
   all=""
   r=0
-  while [ $r -lt "$rounds" ]; do
-    for e in $engines; do
+  while [ $r -lt "${ROUNDS:-$rounds}" ]; do
+    order=$engines
+    # Odd rounds run the engines in reverse order: no engine always runs first.
+    [ $((r % 2)) = 1 ] && order=$(echo "$engines" | tr ' ' '\n' | sed -n '1!G;h;$p' | tr '\n' ' ')
+    for e in $order; do
       t=$(run_engine "$e" "$@")
       echo "BENCHRUN $label $e round $r: ${t}s"
       all="$all $e=$t"
@@ -74,11 +103,36 @@ row() {  # LABEL "ENGINES" CMD...
   echo "$line"
 }
 
+# Stops per run (umview --stats, untimed): what still reaches umview with each engine.
+stops() {  # LABEL CMD...
+  label=$1
+  shift
+  for e in ptrace kmview kmview-prefilter; do
+    case $e in
+      ptrace) opts="-e ptrace -p $view" ;;
+      kmview) opts="-e kmview -p $view" ;;
+      kmview-prefilter) opts="-e kmview -p $view,prefilter=on" ;;
+    esac
+    # shellcheck disable=SC2086
+    top=$("$b/umview" --stats $opts -- "$@" 2>&1 >/dev/null |
+      awk '$1 == "total" { t = $3 } NF == 5 && $2 ~ /^[0-9]+$/ && n < 4 { s = s " " $1 "=" $2; n++ }
+           END { print t + 0 " (top:" s ")" }')
+    echo "BENCHSTOPS $label $e: $top"
+  done
+}
+
 all4="native ptrace kmview kmview-prefilter"
+stops "find-lsbench" find /lsbench
+stops "ls-lR-lsbench" ls -lR /lsbench
 loop='i=0; while [ $i -lt 2000 ]; do [ -e "$0" ]; i=$((i + 1)); done'
 row "true" "$all4" true
+check "find-big" "native kmview-prefilter" find /bench
 row "find-big" "$all4" find /bench
+# The cheap pair again, with more rounds (KMVIEW_BENCH_PAIR_ROUNDS, default 7): the host's load
+# moves TCG timings by tens of percent between runs.
+ROUNDS=${KMVIEW_BENCH_PAIR_ROUNDS:-7} row "find-big-pair" "native kmview-prefilter" find /bench
 row "stat-loop-outside" "$all4" /bin/sh -c "$loop" /etc/passwd
 row "stat-loop-inside" "$all4" /bin/sh -c "$loop" /view/file
+check "ls-lR-small" "native kmview-prefilter" ls -lR /lsbench
 row "ls-lR-small" "$all4" ls -lR /lsbench
 row "ls-lR-big" "native kmview-prefilter" ls -lR /bench
