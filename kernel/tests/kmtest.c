@@ -337,12 +337,12 @@ static int t_fdcalls(void* a) {
   int root = open("/", O_RDONLY | O_DIRECTORY), mnt = open("/mnt", O_RDONLY | O_DIRECTORY);
   int passwd = open("/etc/passwd", O_RDONLY), pfd[2];
   TRACEE_CHECK(etc >= 0 && view >= 0 && root >= 0 && mnt >= 0 && passwd >= 0 && pipe(pfd) == 0);
-  TRACEE_CHECK(syscall(SYS_getdents64, etc, buf, sizeof buf) > 0);  // outside: 0 / 1
+  TRACEE_CHECK(syscall(SYS_getdents64, etc, buf, sizeof buf) > 0);            // outside: 0 / 1
   for (int i = 0; i < 2; i++) syscall(SYS_getdents64, etc, buf, sizeof buf);  // 0 / 2
   TRACEE_CHECK(syscall(SYS_getdents64, view, buf, sizeof buf) > 0);           // inside: 1 / 1
   syscall(SYS_getdents64, view, buf, sizeof buf);                             // 1 / 1
-  TRACEE_CHECK(syscall(SYS_getdents64, root, buf, sizeof buf) > 0);  // above /view: 1 / 1
-  TRACEE_CHECK(syscall(SYS_getdents64, mnt, buf, sizeof buf) > 0);   // above /mnt/x: 1 / 1
+  TRACEE_CHECK(syscall(SYS_getdents64, root, buf, sizeof buf) > 0);           // above /view: 1 / 1
+  TRACEE_CHECK(syscall(SYS_getdents64, mnt, buf, sizeof buf) > 0);            // above /mnt/x: 1 / 1
   TRACEE_CHECK(syscall(SYS_getdents64, pfd[0], buf, sizeof buf) == -1 && errno == ENOTDIR);  // 1/1
   TRACEE_CHECK(syscall(SYS_getdents64, 999, buf, sizeof buf) == -1 && errno == EBADF);  // 1 / 1
   TRACEE_CHECK(chdir("/") == 0);
@@ -387,8 +387,10 @@ static int test_fd_prefilter(void) {
   mkdir("/mnt/x", 0755);
   CHECK(fd_prefilter_entries(1, &with) == 0);
   CHECK(fd_prefilter_entries(0, &without) == 0);
-  snprintf(why, sizeof why, "entries %d with the descriptor prefilter (expected 13), %d without "
-           "(expected 19)", with, without);
+  snprintf(why, sizeof why,
+           "entries %d with the descriptor prefilter (expected 13), %d without "
+           "(expected 19)",
+           with, without);
   CHECK(with == 13 && without == 19);
   return 0;
 }
@@ -428,8 +430,10 @@ static int test_marked_bitmap(void) {
     }
     reply(fd, &ev, KMVIEW_RUN, 0);
   }
-  snprintf(why, sizeof why, "getpid events %d (expected 1), getppid events %d (expected 10), "
-           "mark errno %d", getpids, getppids, mark_err);
+  snprintf(why, sizeof why,
+           "getpid events %d (expected 1), getppid events %d (expected 10), "
+           "mark errno %d",
+           getpids, getppids, mark_err);
   CHECK(getpids == 1 && getppids == 10 && mark_err == 0);
   CHECK(reaped_ok(p));
   close(fd);
