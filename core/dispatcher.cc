@@ -31,6 +31,7 @@ struct Dispatcher::Slot {
   std::unordered_map<int, std::function<void(Call&)>> hooks;  // per-syscall hooks
   bool removed = false;                                       // unloaded by umctl
   std::vector<std::string> prefilter;  // Host::SetPrefilterPaths; empty: not declared
+  std::bitset<512> prefilter_fd;       // Host::SetPrefilterFdCalls
   std::unique_ptr<Host> host;
 };
 
@@ -106,6 +107,14 @@ class HostImpl final : public Host {
   void SetPrefilterPaths(std::vector<std::string> prefixes) override {
     for (auto& p : prefixes) p = NormalizePath(p);
     d_.slots_[slot_]->prefilter = std::move(prefixes);
+    ++d_.prefix_gen_;
+  }
+  void SetPrefilterFdCalls(std::vector<int> nrs) override {
+    auto& bits = d_.slots_[slot_]->prefilter_fd;
+    bits.reset();
+    for (int nr : nrs) {
+      if (nr >= 0 && nr < 512) bits.set(nr);
+    }
     ++d_.prefix_gen_;
   }
 
@@ -461,6 +470,29 @@ bool Dispatcher::PathPrefixes(std::vector<std::string>* prefixes) const {
   std::sort(prefixes->begin(), prefixes->end());
   prefixes->erase(std::unique(prefixes->begin(), prefixes->end()), prefixes->end());
   return true;
+}
+
+// Numbers every plugin that claims them (by number or argument rule) declared descriptor-scoped
+// along with its prefixes: only then may the kernel skip a call on a descriptor outside them.
+std::vector<int> Dispatcher::PrefilterFdCalls() const {
+  std::bitset<512> ok, claimed;
+  ok.set();
+  for (const auto& sp : slots_) {
+    const Slot& s = *sp;
+    if (s.removed) continue;
+    if (s.all) return {};
+    std::bitset<512> mine = s.nrs;
+    for (const ArgRule& a : s.when) {
+      if (a.nr >= 0 && a.nr < 512) mine.set(a.nr);
+    }
+    claimed |= mine;
+    ok &= s.prefilter.empty() ? ~mine : (~mine | s.prefilter_fd);
+  }
+  std::vector<int> out;
+  for (int nr = 0; nr < 512; ++nr) {
+    if (claimed.test(nr) && ok.test(nr)) out.push_back(nr);
+  }
+  return out;
 }
 
 int Dispatcher::SoleRootOwner() const {

@@ -93,6 +93,10 @@ class EngineClient {
     return false;
   }
   virtual uint64_t path_prefixes_generation() const { return 0; }
+  // With PathPrefixes: the call numbers the engine may also let run unseen when their
+  // descriptor's file (getcwd: the cwd) lies outside the prefixes and, for a directory, not
+  // above one of them (Host::SetPrefilterFdCalls). Same generation.
+  virtual std::vector<int> PrefilterFdCalls() const { return {}; }
 };
 
 // Trap `nr` only when argument `arg` == value (equal) or != value (!equal).

@@ -128,6 +128,7 @@ class KmviewEngine final : public Engine {
   void Reply(const kmview_event& ev, uint32_t action, int64_t value = 0,
              const SyscallState* changed = nullptr);
   void SyncPrefixes();
+  void SyncFdPrefilter(bool have_prefixes);
 
   int dev_ = -1;
   EngineClient* client_ = nullptr;
@@ -137,6 +138,7 @@ class KmviewEngine final : public Engine {
   std::vector<StopCounters> counters_;
   std::vector<bool> trapped_;  // by number: always wanted (trapped or trap_all)
   bool idle_ = true;           // nothing trapped at all
+  bool marking_ = false;       // the module has the marked bitmap (ABI 2): fd_trapped numbers there
   uint64_t prefix_gen_ = ~0ULL;  // the client's path_prefixes_generation() last given to the module
   // Adaptive polling before sleeping (see ReadEvents).
   int64_t spin_ns_ = 0;
@@ -157,7 +159,18 @@ bool KmviewEngine::Configure(const EngineConfig& config, std::string* error) {
     if (nr >= 0 && nr < KMVIEW_NR_BITMAP) trapped_[nr] = true;
   }
   for (const ArgRule& r : config.conditional) set(r.nr);
-  for (int nr : config.fd_trapped) set(nr);
+  // Descriptor calls matter only in processes holding virtual descriptors: the module reports
+  // them only in processes the engine marked (KMVIEW_IOC_MARK, at the first such descriptor).
+  // A module of ABI 1 lacks the marked bitmap: they are in the bitmap then, for every process,
+  // and Wanted() answers those of unmarked processes at once.
+  kmview_bitmap marked{};
+  for (int nr : config.fd_trapped) {
+    if (nr >= 0 && nr < KMVIEW_NR_BITMAP) marked.bitmap[nr / 64] |= 1ULL << (nr % 64);
+  }
+  marking_ = ioctl(dev_, KMVIEW_IOC_MARKED_BITMAP, &marked) == 0;
+  if (!marking_) {
+    for (int nr : config.fd_trapped) set(nr);
+  }
   // Numbers beyond the bitmap (the control call) always report.
   if (ioctl(dev_, KMVIEW_IOC_CONFIG, &c) != 0) {
     *error = std::string("ioctl(/dev/kmview, KMVIEW_IOC_CONFIG): ") + strerror(errno);
@@ -431,6 +444,23 @@ void KmviewEngine::SyncPrefixes() {
     kp.len = 0;
     ioctl(dev_, KMVIEW_IOC_PREFIXES, &kp);
   }
+  SyncFdPrefilter(kp.len != 0);
+}
+
+// The descriptor calls (getdents64, getcwd...) the module may answer by the path of their
+// descriptor's file; only with a prefix list. A module of ABI 1 lacks the ioctl (ENOTTY): those
+// calls then keep stopping, which is safe.
+void KmviewEngine::SyncFdPrefilter(bool have_prefixes) {
+  kmview_bitmap f{};
+  if (have_prefixes && !config_.trap_all) {
+    for (int nr : client_->PrefilterFdCalls()) {
+      if (nr >= 0 && nr < KMVIEW_NR_BITMAP) f.bitmap[nr / 64] |= 1ULL << (nr % 64);
+    }
+  }
+  if (ioctl(dev_, KMVIEW_IOC_FD_PREFILTER, &f) != 0 && errno != ENOTTY) {
+    Log(LogLevel::kWarning, std::string("ioctl(/dev/kmview, KMVIEW_IOC_FD_PREFILTER): ") +
+                                strerror(errno) + "; no descriptor prefilter");
+  }
 }
 
 void KmviewEngine::Reply(const kmview_event& ev, uint32_t action, int64_t value,
@@ -494,7 +524,15 @@ void KmviewEngine::OnExit(const kmview_event& ev) {
   client_->OnSyscallExit(stop);
   // -ERESTARTSYS..-ERESTART_RESTARTBLOCK (512..516) are the kernel's: never replaced.
   const bool restart = ev.ret <= -512 && ev.ret >= -516;
-  if (stop.want_fd_trap && t.proc) t.proc->fd_trapped = true;  // the bitmap already has them
+  if (stop.want_fd_trap && t.proc && !t.proc->fd_trapped) {
+    t.proc->fd_trapped = true;
+    // Before the reply: the process must not run a descriptor call unseen. Without marking
+    // (ABI 1) the bitmap already has them.
+    if (marking_ && ioctl(dev_, KMVIEW_IOC_MARK, static_cast<long>(ev.tid)) != 0) {
+      Log(LogLevel::kWarning,
+          std::string("ioctl(/dev/kmview, KMVIEW_IOC_MARK): ") + strerror(errno));
+    }
+  }
   if (stop.state.ret != ev.ret && !restart) {
     Reply(ev, KMVIEW_SET_RETURN, stop.state.ret);
   } else {
@@ -517,7 +555,8 @@ bool KmviewUsable(std::string* why) {
     *why = std::string("ioctl(" KMVIEW_DEVICE ", KMVIEW_IOC_INFO): ") + strerror(errno);
     return false;
   }
-  if (info.abi_version != KMVIEW_ABI_VERSION) {
+  // ABI 2 only added to 1 (descriptor prefilter, marked bitmap): the engine does without them.
+  if (info.abi_version < 1 || info.abi_version > KMVIEW_ABI_VERSION) {
     *why = "/dev/kmview speaks ABI " + std::to_string(info.abi_version) + ", this umview " +
            std::to_string(KMVIEW_ABI_VERSION);
     return false;

@@ -55,6 +55,8 @@ struct kmv_tracer {
 	u32 flags;
 	u32 scratch_size;
 	unsigned long bitmap[BITS_TO_LONGS(KMVIEW_NR_BITMAP)];
+	unsigned long fd_bitmap[BITS_TO_LONGS(KMVIEW_NR_BITMAP)]; /* KMVIEW_IOC_FD_PREFILTER */
+	unsigned long marked_bitmap[BITS_TO_LONGS(KMVIEW_NR_BITMAP)]; /* KMVIEW_IOC_MARKED_BITMAP */
 	char *prefixes; /* NUL-separated, under prefix_lock */
 	u32 prefixes_len;
 	struct mutex prefix_lock;
@@ -69,6 +71,7 @@ struct kmv_att {
 	struct list_head tr_node;   /* kmv_tracer.atts */
 	struct kmv_tracer *tr;      /* holds a reference */
 	struct kmv_task *kt;        /* valid while linked */
+	bool marked;                /* KMVIEW_IOC_MARK: marked_bitmap applies; inherited */
 	/* Used only by the task itself in syscall context. */
 	struct mm_struct *scratch_mm;
 	unsigned long scratch;
@@ -200,7 +203,7 @@ static void kmv_task_unhash(struct kmv_task *kt)
 }
 
 /* Under kmv_lock. */
-static int kmv_link(struct kmv_task *kt, struct kmv_tracer *tr, gfp_t gfp)
+static int kmv_link(struct kmv_task *kt, struct kmv_tracer *tr, bool marked, gfp_t gfp)
 {
 	struct kmv_att *att;
 
@@ -216,6 +219,7 @@ static int kmv_link(struct kmv_task *kt, struct kmv_tracer *tr, gfp_t gfp)
 	kref_get(&tr->ref);
 	att->tr = tr;
 	att->kt = kt;
+	att->marked = marked;
 	list_add_tail(&att->task_node, &kt->atts);
 	list_add_tail(&att->tr_node, &tr->atts);
 	kt->natts++;
@@ -414,6 +418,50 @@ static bool kmv_in_prefixes(struct kmv_tracer *tr, const char *path)
 	return false;
 }
 
+/* Under tr->prefix_lock: is path a proper ancestor of a prefix ("/" is one of every prefix)? */
+static bool kmv_above_prefix(struct kmv_tracer *tr, const char *path)
+{
+	const char *p = tr->prefixes, *end = tr->prefixes + tr->prefixes_len;
+	size_t len = strlen(path);
+
+	if (len == 1 && path[0] == '/')
+		return true;
+	while (p < end) {
+		size_t n = strlen(p);
+
+		if (n > len && !strncmp(p, path, len) && p[len] == '/')
+			return true;
+		p += n + 1;
+	}
+	return false;
+}
+
+/*
+ * The kernel's path of base into buf (PATH_MAX), or NULL if it is not a plain path: unreachable
+ * from the task's root, removed, or a pseudo file ("pipe:[...]"). d_path's paths are normalized.
+ */
+static char *kmv_base_path(const struct path *base, char *buf)
+{
+	char *b = d_path(base, buf, PATH_MAX);
+	size_t blen;
+
+	if (IS_ERR(b) || b[0] != '/')
+		return NULL;
+	blen = strlen(b);
+	if (blen >= 10 && !strcmp(b + blen - 10, " (deleted)"))
+		return NULL;
+	return b;
+}
+
+/* Only these objects may be decided by their path: other kinds (FIFOs, sockets, devices) may be
+ * umview's virtual descriptors, which have a real path of their own. */
+static bool kmv_plain_object(const struct path *p)
+{
+	struct inode *inode = d_inode(p->dentry);
+
+	return inode && (S_ISDIR(inode->i_mode) || S_ISREG(inode->i_mode));
+}
+
 /*
  * True if the path in (dirfd, path) may lie under one of tr's prefixes. Lexical: absolute paths
  * are compared as given; relative ones are appended to the kernel's path of the cwd or dirfd
@@ -428,7 +476,7 @@ static bool kmv_path_inside(struct kmv_tracer *tr, const struct pt_regs *regs, i
 	char *full = buf;
 	bool inside;
 
-	if (n <= 0 || n >= PATH_MAX)
+	if (n < 0 || n >= PATH_MAX)
 		return true;
 	if (kmv_has_dotdot(buf))
 		return true;
@@ -449,14 +497,17 @@ static bool kmv_path_inside(struct kmv_tracer *tr, const struct pt_regs *regs, i
 			path_get(&base);
 			fdput(f);
 		}
-		b = d_path(&base, base_buf, PATH_MAX);
+		/* An empty path (AT_EMPTY_PATH) names the base itself: decided by its path only
+		 * when it is a directory or regular file. */
+		if (n == 0 && !kmv_plain_object(&base)) {
+			path_put(&base);
+			return true;
+		}
+		b = kmv_base_path(&base, base_buf);
 		path_put(&base);
-		/* Not a plain path: unreachable from the root, or removed. */
-		if (IS_ERR(b) || b[0] != '/')
+		if (!b)
 			return true;
 		blen = strlen(b);
-		if (blen >= 10 && !strcmp(b + blen - 10, " (deleted)"))
-			return true;
 		if (blen + 1 + n >= PATH_MAX)
 			return true;
 		memmove(base_buf, b, blen);
@@ -471,9 +522,43 @@ static bool kmv_path_inside(struct kmv_tracer *tr, const struct pt_regs *regs, i
 	return inside;
 }
 
-/* Does tr want an entry event for this call? May sleep. */
-static bool kmv_wants(struct kmv_tracer *tr, const struct pt_regs *regs, long nr)
+/*
+ * The descriptor prefilter (KMVIEW_IOC_FD_PREFILTER): true if the object of call nr may concern
+ * tr: for getcwd the cwd, at or under a prefix; else the file of the descriptor in the first
+ * argument, at or under a prefix or a directory above one. Whatever cannot be decided by a plain
+ * path (no such descriptor, a pipe or FIFO, a removed file) counts as wanted.
+ */
+static bool kmv_fd_wanted(struct kmv_tracer *tr, const struct pt_regs *regs, long nr, char *buf)
 {
+	bool cwd = nr == __NR_getcwd, wanted;
+	struct path obj;
+	char *b;
+
+	if (cwd) {
+		get_fs_pwd(current->fs, &obj);
+	} else {
+		struct fd f = fdget((int)regs->di);
+
+		if (!f.file)
+			return true;
+		obj = f.file->f_path;
+		path_get(&obj);
+		fdput(f);
+	}
+	b = kmv_plain_object(&obj) ? kmv_base_path(&obj, buf) : NULL;
+	path_put(&obj);
+	if (!b)
+		return true;
+	mutex_lock(&tr->prefix_lock);
+	wanted = kmv_in_prefixes(tr, b) || (!cwd && kmv_above_prefix(tr, b));
+	mutex_unlock(&tr->prefix_lock);
+	return wanted;
+}
+
+/* Does att's tracer want an entry event for this call? May sleep. */
+static bool kmv_wants(struct kmv_att *att, const struct pt_regs *regs, long nr)
+{
+	struct kmv_tracer *tr = att->tr;
 	struct kmv_path_args pa;
 	char *buf, *base_buf;
 	bool inside = false;
@@ -481,9 +566,22 @@ static bool kmv_wants(struct kmv_tracer *tr, const struct pt_regs *regs, long nr
 
 	if (nr < 0 || nr >= KMVIEW_NR_BITMAP)
 		return true;
-	if (!(READ_ONCE(tr->flags) & KMVIEW_CFG_TRAP_ALL) && !test_bit(nr, tr->bitmap))
+	if (!(READ_ONCE(tr->flags) & KMVIEW_CFG_TRAP_ALL) && !test_bit(nr, tr->bitmap) &&
+	    !(READ_ONCE(att->marked) && test_bit(nr, tr->marked_bitmap)))
 		return false;
-	if (!READ_ONCE(tr->prefixes_len) || !kmv_path_call(nr, &pa))
+	if (!READ_ONCE(tr->prefixes_len))
+		return true;
+	if (test_bit(nr, tr->fd_bitmap)) {
+		buf = __getname();
+		if (!buf)
+			return true;
+		inside = kmv_fd_wanted(tr, regs, nr, buf);
+		__putname(buf);
+		if (!inside)
+			atomic64_inc(&kmv_filtered);
+		return inside;
+	}
+	if (!kmv_path_call(nr, &pa))
 		return true;
 	buf = __getname();
 	base_buf = __getname();
@@ -590,7 +688,7 @@ static long kmv_traced_call(struct kmv_task *kt, struct pt_regs *regs, long nr)
 	for (i = n - 1; i >= 0; i--) {
 		struct kmv_tracer *tr = atts[i]->tr;
 
-		if (READ_ONCE(tr->closed) || !kmv_wants(tr, regs, nr))
+		if (READ_ONCE(tr->closed) || !kmv_wants(atts[i], regs, nr))
 			continue;
 		memset(&ev, 0, sizeof(ev));
 		ev.type = KMVIEW_EV_SYSCALL_ENTRY;
@@ -770,7 +868,7 @@ static void kmv_on_fork(void *data, struct task_struct *parent, struct task_stru
 	ev.a = task_pid_vnr(current);
 	ev.flags = pkt->clone_flags;
 	list_for_each_entry(att, &pkt->atts, task_node) {
-		if (att->tr->closed || kmv_link(ckt, att->tr, GFP_ATOMIC))
+		if (att->tr->closed || kmv_link(ckt, att->tr, att->marked, GFP_ATOMIC))
 			continue;
 		kmv_queue(att->tr, &ev, GFP_ATOMIC);
 	}
@@ -881,7 +979,7 @@ static int kmv_attach_task(struct kmv_tracer *tr, struct task_struct *task)
 	kt = kmv_find(task);
 	if (!kt)
 		kt = fresh = kmv_task_new(task, GFP_ATOMIC);
-	err = kt ? kmv_link(kt, tr, GFP_ATOMIC) : -ENOMEM;
+	err = kt ? kmv_link(kt, tr, false, GFP_ATOMIC) : -ENOMEM;
 	if (err && fresh)
 		kmv_task_unhash(fresh);
 	spin_unlock(&kmv_lock);
@@ -1074,6 +1172,44 @@ static long kmv_multi(struct kmv_tracer *tr, struct kmview_multi __user *um)
 	return 0;
 }
 
+/* Marks the threads of tid's thread group that tr traces (their later children and threads
+ * inherit the mark): the marked bitmap applies to them from now on. */
+static long kmv_mark(struct kmv_tracer *tr, pid_t tid)
+{
+	struct task_struct *task = get_pid_task(find_vpid(tid), PIDTYPE_PID), *t;
+	int n = 0;
+
+	if (!task)
+		return -ESRCH;
+	spin_lock(&kmv_lock);
+	rcu_read_lock();
+	for_each_thread(task, t) {
+		struct kmv_task *kt = kmv_find(t);
+		struct kmv_att *att;
+
+		if (!kt)
+			continue;
+		list_for_each_entry(att, &kt->atts, task_node) {
+			if (att->tr == tr) {
+				WRITE_ONCE(att->marked, true);
+				n++;
+			}
+		}
+	}
+	rcu_read_unlock();
+	spin_unlock(&kmv_lock);
+	put_task_struct(task);
+	return n ? 0 : -ESRCH;
+}
+
+static void kmv_set_bitmap(unsigned long *bits, const __u64 *from)
+{
+	int i;
+
+	for (i = 0; i < KMVIEW_NR_BITMAP; i++)
+		assign_bit(i, bits, from[i / 64] & (1ULL << (i % 64)));
+}
+
 static long kmv_set_prefixes(struct kmv_tracer *tr, const struct kmview_prefixes *p)
 {
 	char *buf = NULL;
@@ -1150,6 +1286,18 @@ static long kmv_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 			return -EFAULT;
 		return kmv_set_prefixes(tr, &p);
 	}
+	case KMVIEW_IOC_FD_PREFILTER:
+	case KMVIEW_IOC_MARKED_BITMAP: {
+		struct kmview_bitmap b;
+
+		if (copy_from_user(&b, uarg, sizeof(b)))
+			return -EFAULT;
+		kmv_set_bitmap(cmd == KMVIEW_IOC_FD_PREFILTER ? tr->fd_bitmap : tr->marked_bitmap,
+			       b.bitmap);
+		return 0;
+	}
+	case KMVIEW_IOC_MARK:
+		return kmv_mark(tr, (pid_t)arg);
 	case KMVIEW_IOC_INFO: {
 		struct kmview_info info = {
 			.abi_version = KMVIEW_ABI_VERSION,

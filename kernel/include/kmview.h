@@ -9,7 +9,9 @@
 #include <linux/types.h>
 
 #define KMVIEW_DEVICE "/dev/kmview"
-#define KMVIEW_ABI_VERSION 1
+/* 2 added KMVIEW_IOC_FD_PREFILTER, KMVIEW_IOC_MARKED_BITMAP, KMVIEW_IOC_MARK and the empty-path
+ * rule of the path prefilter; a tracer built for ABI 1 works unchanged with it. */
+#define KMVIEW_ABI_VERSION 2
 #define KMVIEW_NR_BITMAP 512 /* syscall numbers covered by the bitmap; higher ones always report */
 
 /* Event types, read() from the device in whole struct kmview_event units. */
@@ -100,19 +102,39 @@ struct kmview_config {
 
 /* Path prefilter: a path call whose path lies outside every prefix runs with no event.
  * An empty list (the default) disables the prefilter. Prefixes are absolute, NUL-separated,
- * without trailing '/', total length len. */
+ * without trailing '/', total length len. An empty path (AT_EMPTY_PATH) names the dirfd's file
+ * (or the cwd) itself, and counts as inside unless that is a directory or regular file outside
+ * every prefix (ABI 2; ABI 1 counted every empty path as inside). */
 struct kmview_prefixes {
   __u64 buf;
   __u32 len;
   __u32 pad;
 };
 
+/* A bitmap of syscall numbers, for KMVIEW_IOC_FD_PREFILTER and KMVIEW_IOC_MARKED_BITMAP (ABI 2). */
+struct kmview_bitmap {
+  __u64 bitmap[KMVIEW_NR_BITMAP / 64];
+};
+
+/* Descriptor prefilter (KMVIEW_IOC_FD_PREFILTER), with a non-empty prefix list only: a call
+ * whose bit is set reports only if the object it works on lies at or under a prefix, or
+ * (descriptors) is a directory above one (its listing may hold a mount point). The object: the
+ * file of the descriptor in the first argument, or for getcwd the task's cwd (which must lie at
+ * or under a prefix). A descriptor that is not open, not a directory or regular file (pipes,
+ * FIFOs, sockets: umview's virtual descriptors), removed, or unreachable from the task's root
+ * reports. Bits for numbers that would not report anyway do nothing.
+ *
+ * Marked bitmap (KMVIEW_IOC_MARKED_BITMAP): numbers that report only in the threads this tracer
+ * marked with KMVIEW_IOC_MARK (and those they create from then on), as if set in the config
+ * bitmap there. For calls that matter only in some processes (umview: descriptor calls in
+ * processes holding virtual descriptors). */
+
 struct kmview_info {
   __u32 abi_version;
   __u32 tracers;   /* open files */
   __u32 tasks;     /* attached tasks, all tracers */
   __u32 pad;
-  __u64 filtered;  /* calls answered in the kernel by the path prefilter */
+  __u64 filtered;  /* calls let run unseen by the path and descriptor prefilters */
 };
 
 #define KMVIEW_IOC_MAGIC 0xB7
@@ -126,5 +148,10 @@ struct kmview_info {
 #define KMVIEW_IOC_CONFIG _IOW(KMVIEW_IOC_MAGIC, 6, struct kmview_config)
 #define KMVIEW_IOC_PREFIXES _IOW(KMVIEW_IOC_MAGIC, 7, struct kmview_prefixes)
 #define KMVIEW_IOC_INFO _IOR(KMVIEW_IOC_MAGIC, 8, struct kmview_info)
+/* ABI 2: */
+#define KMVIEW_IOC_FD_PREFILTER _IOW(KMVIEW_IOC_MAGIC, 9, struct kmview_bitmap)
+#define KMVIEW_IOC_MARKED_BITMAP _IOW(KMVIEW_IOC_MAGIC, 10, struct kmview_bitmap)
+/* Marks every thread of the thread group of a tid this tracer traces; -ESRCH if none. */
+#define KMVIEW_IOC_MARK _IOW(KMVIEW_IOC_MAGIC, 11, __s32)
 
 #endif /* KMVIEW_UAPI_H */

@@ -1,28 +1,145 @@
 #!/bin/sh
-# Benchmark in the kmview guest (KMVIEW_BENCH=1): native vs `umview -e ptrace` vs
-# `umview -e kmview` without and with viewfs's path prefilter (prefilter=on), all with a viewfs
-# bind elsewhere (/view), on `find` and `ls -lR` of a tree of 3000 files (no syscall-loop row yet). Prints BENCH lines (seconds, and the ratio to native).
-# TCG timings: only the ratios mean anything, and only roughly.
+# Benchmark in the kmview guest (KMVIEW_BENCH=1, or KMVIEW_BENCH=only for the benchmark alone):
+# native vs `umview -e ptrace` vs `umview -e kmview` without and with viewfs's prefilter
+# (prefilter=on), every view with a viewfs bind elsewhere (bind=/srcdir:/view).
+# Rows (the trees are made here, in the guest's RAM):
+#   true             umview's start-up alone (and the view's)
+#   stat loop out    busybox sh: 2000 x `[ -e /etc/passwd ]` (a path outside the view)
+#   stat loop in     busybox sh: 2000 x `[ -e /view/file ]` (inside: every engine stops)
+#   find big         GNU find on /bench: 80 x 50 directories of 20 empty files (4081 directories,
+#                    80000 files; KMVIEW_BENCH_TREE="80 50 20" sets the three numbers)
+#   ls -lR small     GNU ls -lR on /lsbench: 10 x 10 directories of 10 files (111 directories,
+#                    1000 files): smaller, as every file stops without the prefilter
+#   ls -lR big       GNU ls -lR on /bench, native and kmview with the prefilter only
+#   find big pair    native and kmview with the prefilter only, KMVIEW_BENCH_PAIR_ROUNDS rounds
+#                    (default 7)
+# Each row runs KMVIEW_BENCH_ROUNDS times (default 3), the engines alternating within a round (in
+# reverse order in odd rounds). BENCH lines give the median (seconds, wall time from
+# /proc/uptime) and its ratio to native's median, BENCHRUN lines every run, BENCHCHECK whether
+# the view printed what native did, BENCHSTOPS the stops per run (umview --stats) on the small
+# tree. KMVIEW_BENCH_ROWS="true find-big find-big-pair stat-loop ls-lR-small ls-lR-big stops"
+# picks rows (default all). TCG timings: only the ratios mean anything, roughly.
 b=$(cat /umview-build)
-mkdir -p /bench /srcdir
-i=0
-while [ $i -lt 30 ]; do
-  mkdir -p /bench/d$i
-  j=0
-  while [ $j -lt 100 ]; do : >/bench/d$i/f$j; j=$((j + 1)); done
-  i=$((i + 1))
-done
-now() { cut -d' ' -f1 /proc/uptime; }
-run() {  # LABEL CMD...
-  label=$1; shift
-  s=$(now); "$@" >/dev/null 2>&1; e=$(now)
-  echo "$label $(echo "$e $s" | awk '{printf "%.2f", $1 - $2}')"
+[ -f /guest-env ] && . /guest-env
+rounds=${KMVIEW_BENCH_ROUNDS:-3}
+export PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin
+
+mk_tree() {  # DIR TOP SUB FILES: DIR/a<i>/b<j>/f<k>
+  awk -v d="$1" -v t="$2" -v s="$3" \
+    'BEGIN { for (i = 0; i < t; i++) for (j = 0; j < s; j++) print d "/a" i "/b" j }' | xargs mkdir -p
+  awk -v d="$1" -v t="$2" -v s="$3" -v f="$4" 'BEGIN { for (i = 0; i < t; i++)
+    for (j = 0; j < s; j++) for (k = 0; k < f; k++) print d "/a" i "/b" j "/f" k }' | xargs touch
 }
-# "true": the fixed cost of starting umview (and the view) in this emulated machine.
-for cmd in true "find /bench" "ls -lR /bench"; do
-  n=$(run native $cmd | cut -d' ' -f2)
-  p=$(run ptrace "$b/umview" -e ptrace -p viewfs,bind=/srcdir:/view -- $cmd | cut -d' ' -f2)
-  k=$(run kmview "$b/umview" -e kmview -p viewfs,bind=/srcdir:/view -- $cmd | cut -d' ' -f2)
-  f=$(run kmview-prefilter "$b/umview" -e kmview -p viewfs,bind=/srcdir:/view,prefilter=on -- $cmd | cut -d' ' -f2)
-  echo "$n $p $k $f" | awk -v c="$cmd" '{n = $1 > 0 ? $1 : 0.01; printf "BENCH %s: native %.2fs ptrace %.2fs (x%.2f) kmview %.2fs (x%.2f) kmview+prefilter %.2fs (x%.2f)\n", c, $1, $2, $2/n, $3, $3/n, $4, $4/n}'
-done
+rm -rf /bench /lsbench
+mk_tree /bench ${KMVIEW_BENCH_TREE:-80 50 20}
+mk_tree /lsbench 10 10 10
+# /view exists on the host too (so the native stat loop finds a file); in the views it is the bind.
+mkdir -p /srcdir /view && touch /srcdir/file /view/file
+echo "BENCHINFO trees: /bench $(find /bench -type d | wc -l) directories $(find /bench -type f | wc -l) files;" \
+  "/lsbench $(find /lsbench -type d | wc -l) directories $(find /lsbench -type f | wc -l) files"
+
+now() { cut -d' ' -f1 /proc/uptime; }
+timed() {  # CMD...: prints the wall time in seconds
+  s=$(now)
+  "$@" >/dev/null 2>&1
+  e=$(now)
+  echo "$e $s" | awk '{ printf "%.2f", $1 - $2 }'
+}
+median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+view="viewfs,bind=/srcdir:/view"
+run_engine() {  # ENGINE CMD...
+  engine=$1
+  shift
+  case $engine in
+    native) timed "$@" ;;
+    ptrace) timed "$b/umview" -e ptrace -p "$view" -- "$@" ;;
+    kmview) timed "$b/umview" -e kmview -p "$view" -- "$@" ;;
+    kmview-prefilter) timed "$b/umview" -e kmview -p "$view,prefilter=on" -- "$@" ;;
+  esac
+}
+# The view must not change what the command prints: one untimed run per engine, compared with
+# native's output (BENCHCHECK lines). For the rows where the prefilter lets calls run unseen.
+check() {  # LABEL "ENGINES" CMD...
+  label=$1 engines=$2
+  shift 2
+  "$@" 2>&1 | md5sum >/tmp/bench-native.md5
+  lines=$("$@" 2>&1 | wc -l)
+  for e in $engines; do
+    [ "$e" = native ] && continue
+    case $e in
+      ptrace) set -- "$b/umview" -e ptrace -p "$view" -- "$@" ;;
+      kmview) set -- "$b/umview" -e kmview -p "$view" -- "$@" ;;
+      kmview-prefilter) set -- "$b/umview" -e kmview -p "$view,prefilter=on" -- "$@" ;;
+    esac
+    if [ "$("$@" 2>&1 | md5sum)" = "$(cat /tmp/bench-native.md5)" ]; then
+      echo "BENCHCHECK $label: $e prints what native prints ($lines lines)"
+    else
+      echo "BENCHCHECK $label: $e output DIFFERS from native's"
+    fi
+    shift 6
+  done
+}
+row() {  # LABEL "ENGINES" CMD...
+  label=$1 engines=$2
+  shift 2
+  all=""
+  r=0
+  while [ $r -lt "${ROUNDS:-$rounds}" ]; do
+    order=$engines
+    # Odd rounds run the engines in reverse order: no engine always runs first.
+    [ $((r % 2)) = 1 ] && order=$(echo "$engines" | tr ' ' '\n' | sed -n '1!G;h;$p' | tr '\n' ' ')
+    for e in $order; do
+      t=$(run_engine "$e" "$@")
+      echo "BENCHRUN $label $e round $r: ${t}s"
+      all="$all $e=$t"
+    done
+    r=$((r + 1))
+  done
+  line="BENCH $label:"
+  for e in $engines; do
+    m=$(echo "$all" | tr ' ' '\n' | sed -n "s/^$e=//p" | median)
+    [ "$e" = native ] && n=$m
+    line="$line $(echo "$e $m $n" | awk '{ n = $3 > 0 ? $3 : 0.01; printf "%s %.2fs (x%.2f)", $1, $2, $2 / n }')"
+  done
+  echo "$line"
+}
+
+# Stops per run (umview --stats, untimed): what still reaches umview with each engine.
+stops() {  # LABEL CMD...
+  label=$1
+  shift
+  for e in ptrace kmview kmview-prefilter; do
+    case $e in
+      ptrace) opts="-e ptrace -p $view" ;;
+      kmview) opts="-e kmview -p $view" ;;
+      kmview-prefilter) opts="-e kmview -p $view,prefilter=on" ;;
+    esac
+    # shellcheck disable=SC2086
+    top=$("$b/umview" --stats $opts -- "$@" 2>&1 >/dev/null |
+      awk '$1 == "total" { t = $3 } NF == 5 && $2 ~ /^[0-9]+$/ && n < 4 { s = s " " $1 "=" $2; n++ }
+           END { print t + 0 " (top:" s ")" }')
+    echo "BENCHSTOPS $label $e: $top"
+  done
+}
+
+# Absolute paths: busybox sh would run its own find and ls applets for the bare names, natively,
+# where umview runs GNU's (exec by PATH): the rows must compare one program.
+find=/usr/bin/find ls=/usr/bin/ls true=/usr/bin/true
+want() { case " ${KMVIEW_BENCH_ROWS:-all} " in *" all "* | *" $1 "*) return 0 ;; esac; return 1; }
+all4="native ptrace kmview kmview-prefilter"
+want stops && stops "find-lsbench" $find /lsbench
+want stops && stops "ls-lR-lsbench" $ls -lR /lsbench
+loop='i=0; while [ $i -lt 2000 ]; do [ -e "$0" ]; i=$((i + 1)); done'
+want true && row "true" "$all4" $true
+want find-big && check "find-big" "native kmview-prefilter" $find /bench
+want find-big && row "find-big" "$all4" $find /bench
+# The cheap pair again, with more rounds (KMVIEW_BENCH_PAIR_ROUNDS, default 7): the host's load
+# moves TCG timings by tens of percent between runs.
+want find-big-pair &&
+  ROUNDS=${KMVIEW_BENCH_PAIR_ROUNDS:-7} row "find-big-pair" "native kmview-prefilter" $find /bench
+want stat-loop && row "stat-loop-outside" "$all4" /bin/sh -c "$loop" /etc/passwd
+want stat-loop && row "stat-loop-inside" "$all4" /bin/sh -c "$loop" /view/file
+want ls-lR-small && check "ls-lR-small" "native kmview-prefilter" $ls -lR /lsbench
+want ls-lR-small && row "ls-lR-small" "$all4" $ls -lR /lsbench
+want ls-lR-big && check "ls-lR-big" "native kmview-prefilter" $ls -lR /bench
+want ls-lR-big && row "ls-lR-big" "native kmview-prefilter" $ls -lR /bench

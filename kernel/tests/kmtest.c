@@ -328,6 +328,118 @@ static int test_path_prefilter(void) {
   return 0;
 }
 
+// The descriptor prefilter (KMVIEW_IOC_FD_PREFILTER) and the empty-path rule, with prefixes
+// /view and /mnt/x. Comments: events with the descriptor prefilter / with prefixes only.
+static int t_fdcalls(void* a) {
+  char buf[4096];
+  struct stat st;
+  int etc = open("/etc", O_RDONLY | O_DIRECTORY), view = open("/view", O_RDONLY | O_DIRECTORY);
+  int root = open("/", O_RDONLY | O_DIRECTORY), mnt = open("/mnt", O_RDONLY | O_DIRECTORY);
+  int passwd = open("/etc/passwd", O_RDONLY), pfd[2];
+  TRACEE_CHECK(etc >= 0 && view >= 0 && root >= 0 && mnt >= 0 && passwd >= 0 && pipe(pfd) == 0);
+  TRACEE_CHECK(syscall(SYS_getdents64, etc, buf, sizeof buf) > 0);            // outside: 0 / 1
+  for (int i = 0; i < 2; i++) syscall(SYS_getdents64, etc, buf, sizeof buf);  // 0 / 2
+  TRACEE_CHECK(syscall(SYS_getdents64, view, buf, sizeof buf) > 0);           // inside: 1 / 1
+  syscall(SYS_getdents64, view, buf, sizeof buf);                             // 1 / 1
+  TRACEE_CHECK(syscall(SYS_getdents64, root, buf, sizeof buf) > 0);           // above /view: 1 / 1
+  TRACEE_CHECK(syscall(SYS_getdents64, mnt, buf, sizeof buf) > 0);            // above /mnt/x: 1 / 1
+  TRACEE_CHECK(syscall(SYS_getdents64, pfd[0], buf, sizeof buf) == -1 && errno == ENOTDIR);  // 1/1
+  TRACEE_CHECK(syscall(SYS_getdents64, 999, buf, sizeof buf) == -1 && errno == EBADF);  // 1 / 1
+  TRACEE_CHECK(chdir("/") == 0);
+  TRACEE_CHECK(syscall(SYS_getcwd, buf, sizeof buf) == 2 && !strcmp(buf, "/"));  // 0 / 1
+  TRACEE_CHECK(chdir("/etc") == 0);
+  for (int i = 0; i < 2; i++) TRACEE_CHECK(syscall(SYS_getcwd, buf, sizeof buf) == 5);  // 0 / 2
+  TRACEE_CHECK(chdir("/view") == 0);
+  for (int i = 0; i < 3; i++) TRACEE_CHECK(syscall(SYS_getcwd, buf, sizeof buf) == 6);  // 3 / 3
+  // newfstatat with an empty path: decided by the dirfd's (or cwd's) own path, in both modes.
+  for (int i = 0; i < 4; i++) {
+    TRACEE_CHECK(syscall(SYS_newfstatat, etc, "", &st, AT_EMPTY_PATH) == 0);  // outside: 0 / 0
+  }
+  TRACEE_CHECK(syscall(SYS_newfstatat, passwd, "", &st, AT_EMPTY_PATH) == 0);  // file: 0 / 0
+  TRACEE_CHECK(S_ISREG(st.st_mode));
+  for (int i = 0; i < 2; i++) syscall(SYS_newfstatat, view, "", &st, AT_EMPTY_PATH);  // 2 / 2
+  TRACEE_CHECK(syscall(SYS_newfstatat, pfd[0], "", &st, AT_EMPTY_PATH) == 0);  // a pipe: 1 / 1
+  TRACEE_CHECK(S_ISFIFO(st.st_mode));
+  syscall(SYS_newfstatat, AT_FDCWD, "", &st, AT_EMPTY_PATH);  // the cwd, /view: 1 / 1
+  return 0;
+}
+static int fd_prefilter_entries(int with_fd_filter, int* n) {
+  int nrs[] = {SYS_getdents64, SYS_getcwd, SYS_newfstatat};
+  int fd = tracer(nrs, 3, 0);
+  static const char prefixes[] = "/view\0/mnt/x";
+  struct kmview_prefixes px = {(uintptr_t)prefixes, sizeof prefixes, 0};
+  struct kmview_bitmap f = {{0}};
+  if (fd < 0 || ioctl(fd, KMVIEW_IOC_PREFIXES, &px) != 0) return -1;
+  if (with_fd_filter) {
+    f.bitmap[SYS_getdents64 / 64] |= 1ULL << (SYS_getdents64 % 64);
+    f.bitmap[SYS_getcwd / 64] |= 1ULL << (SYS_getcwd % 64);
+    if (ioctl(fd, KMVIEW_IOC_FD_PREFILTER, &f) != 0) return -1;
+  }
+  pid_t p = spawn(&fd, 1, t_fdcalls, NULL);
+  int r = drain(fd, n);
+  close(fd);
+  return r == 0 && reaped_ok(p) ? 0 : -1;
+}
+static int test_fd_prefilter(void) {
+  int with, without;
+  mkdir("/view", 0755);
+  mkdir("/mnt", 0755);
+  mkdir("/mnt/x", 0755);
+  CHECK(fd_prefilter_entries(1, &with) == 0);
+  CHECK(fd_prefilter_entries(0, &without) == 0);
+  snprintf(why, sizeof why,
+           "entries %d with the descriptor prefilter (expected 13), %d without "
+           "(expected 19)",
+           with, without);
+  CHECK(with == 13 && without == 19);
+  return 0;
+}
+
+// The marked bitmap: getppid reports only once the tracer marked the process (at its first
+// getpid), then in it and in a child it forks.
+static int t_marked(void* a) {
+  for (int i = 0; i < 5; i++) syscall(SYS_getppid);  // unmarked: no event
+  syscall(SYS_getpid);                               // the tracer marks us here
+  for (int i = 0; i < 7; i++) syscall(SYS_getppid);  // 7 events
+  pid_t c = fork();
+  if (c == 0) {
+    for (int i = 0; i < 3; i++) syscall(SYS_getppid);  // inherited: 3 events
+    _exit(0);
+  }
+  int st;
+  TRACEE_CHECK(waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  return 0;
+}
+static int test_marked_bitmap(void) {
+  int nr = SYS_getpid, fd = tracer(&nr, 1, 0), getppids = 0, getpids = 0, mark_err = 0;
+  struct kmview_bitmap m = {{0}};
+  m.bitmap[SYS_getppid / 64] |= 1ULL << (SYS_getppid % 64);
+  CHECK(fd >= 0 && ioctl(fd, KMVIEW_IOC_MARKED_BITMAP, &m) == 0);
+  CHECK(ioctl(fd, KMVIEW_IOC_MARK, (long)getpid()) == -1 && errno == ESRCH);  // not traced
+  pid_t p = spawn(&fd, 1, t_marked, NULL);
+  for (;;) {
+    struct kmview_event ev = next(fd);
+    CHECK(ev.type != 0);
+    if (ev.type == KMVIEW_EV_THREAD_EXIT && ev.tid == p) break;
+    if (ev.type != KMVIEW_EV_SYSCALL_ENTRY) continue;
+    if (ev.nr == SYS_getpid) {
+      getpids++;
+      if (ioctl(fd, KMVIEW_IOC_MARK, (long)ev.tid) != 0) mark_err = errno;
+    } else if (ev.nr == SYS_getppid) {
+      getppids++;
+    }
+    reply(fd, &ev, KMVIEW_RUN, 0);
+  }
+  snprintf(why, sizeof why,
+           "getpid events %d (expected 1), getppid events %d (expected 10), "
+           "mark errno %d",
+           getpids, getppids, mark_err);
+  CHECK(getpids == 1 && getppids == 10 && mark_err == 0);
+  CHECK(reaped_ok(p));
+  close(fd);
+  return 0;
+}
+
 // ---- process events ---------------------------------------------------------------------
 
 static void* thread_fn(void* a) { return (void*)(intptr_t)syscall(SYS_getppid); }
@@ -550,6 +662,8 @@ int main(int argc, char** argv) {
       {"memory_boundaries_and_multi", test_memory_boundaries},
       {"filter_bitmap", test_bitmap},
       {"filter_path_prefix", test_path_prefilter},
+      {"filter_fd_prefix", test_fd_prefilter},
+      {"filter_marked_bitmap", test_marked_bitmap},
       {"events_thread_fork_exec_exit", test_family_events},
       {"nesting_two_tracers", test_nesting},
       {"safety_close_kills_tracees", test_close_kills},

@@ -225,6 +225,14 @@ class Host {
     (void)token, (void)fn;
     return false;
   }
+  // With SetPrefilterPaths declared: calls among `nrs` that the plugin claimed by number and
+  // that concern it only through the file of the descriptor in their first argument (getcwd:
+  // through the cwd). The kernel then lets such a call run unseen when that file is a directory
+  // or regular file outside the declared prefixes and, for a directory, not above one of them
+  // (its listing may show a mount point); for getcwd, when the cwd lies outside them. Pipes,
+  // FIFOs, sockets and removed files always stop. Every plugin that claims a number must
+  // declare it for the filter to apply. An empty list withdraws the declaration.
+  virtual void SetPrefilterFdCalls(std::vector<int> nrs) { (void)nrs; }
 };
 
 class Plugin {

@@ -352,6 +352,7 @@ class ViewFs final : public Plugin {
     if (host_ == nullptr) return;
     if (!prefilter_ || protective_ || mount_seen_) {
       host_->SetPrefilterPaths({});  // undeclared: viewfs claims chroot by number, so no filter
+      host_->SetPrefilterFdCalls({});
       return;
     }
     std::vector<std::string> p = {"/proc", "/dev"};
@@ -361,6 +362,10 @@ class ViewFs final : public Plugin {
       p.insert(p.end(), m.lowers.begin(), m.lowers.end());
     }
     host_->SetPrefilterPaths(std::move(p));
+    // Listings change only in directories at or under those paths (host paths included) or
+    // above a mount point (which they show); getcwd only for a cwd inside a mount's host path.
+    // Unions and hidden names are protective: no prefilter then.
+    host_->SetPrefilterFdCalls({SYS_getdents64, SYS_getcwd});
   }
 
   bool AddMountOption(const Option& o, std::string* error) {
