@@ -139,6 +139,12 @@ struct FuseConn {
     return n.valid_until != 0 && n.gen == attr_gen && MonotonicNs() < n.valid_until;
   }
   std::map<std::string, Node> nodes;  // by path below the mount point
+  // Nodes with open files (OPEN/OPENDIR answered, RELEASE not sent yet), and the lookups to
+  // FORGET once their last file is released: as the kernel, which keeps an inode while a file
+  // is open on it, a node removed by unlink/rmdir is not forgotten before its RELEASE, which
+  // names it (libfuse aborts on a request for a node it no longer knows).
+  std::map<uint64_t, int> open_files;
+  std::map<uint64_t, uint64_t> forget_after_release;
 };
 
 namespace {
@@ -696,11 +702,33 @@ struct FuseClient::Impl {
   }
 
   void Forget(const std::shared_ptr<FuseConn>& c, const FuseConn::Node& n) {
+    if (c->open_files.count(n.id)) {
+      c->forget_after_release[n.id] += n.nlookup;
+      return;
+    }
+    SendForget(c, n.id, n.nlookup);
+  }
+
+  void SendForget(const std::shared_ptr<FuseConn>& c, uint64_t id, uint64_t nlookup) {
     fuse_forget_in f{};
-    f.nlookup = n.nlookup;
+    f.nlookup = nlookup;
     std::string body;
     Append(&body, f);
-    Send(c, FUSE_FORGET, n.id, Creds{}, body, nullptr);
+    Send(c, FUSE_FORGET, id, Creds{}, body, nullptr);
+  }
+
+  void FileOpened(const std::shared_ptr<FuseConn>& c, uint64_t id) { ++c->open_files[id]; }
+
+  // After the RELEASE of a file on node `id` has been answered.
+  void FileReleased(const std::shared_ptr<FuseConn>& c, uint64_t id) {
+    auto it = c->open_files.find(id);
+    if (it == c->open_files.end() || --it->second > 0) return;
+    c->open_files.erase(it);
+    auto f = c->forget_after_release.find(id);
+    if (f == c->forget_after_release.end()) return;
+    uint64_t n = f->second;
+    c->forget_after_release.erase(f);
+    SendForget(c, id, n);
   }
 
   // A name removed or renamed: its nodes (and those below it) are looked up afresh next time.
@@ -843,7 +871,9 @@ class FuseFile final : public VirtualFile, public std::enable_shared_from_this<F
         flags(flags),
         dir(dir),
         rel(std::move(rel)),
-        creds(cr) {}
+        creds(cr) {
+    impl->FileOpened(conn, node);
+  }
   int Fstat(struct stat* st) override {
     *st = {};
     st->st_mode = dir ? S_IFDIR | 0755 : S_IFREG | 0644;
@@ -868,7 +898,15 @@ class FuseFile final : public VirtualFile, public std::enable_shared_from_this<F
       Append(&fb, fl);
       impl->Send(conn, FUSE_FLUSH, node, creds, fb, nullptr);
     }
-    impl->Send(conn, dir ? FUSE_RELEASEDIR : FUSE_RELEASE, node, creds, body, nullptr);
+    // Like the kernel, which holds the inode until the RELEASE is answered: a FORGET that was
+    // waiting for this file goes out only then (a multi-threaded program could otherwise drop
+    // the node while another thread still serves the RELEASE).
+    auto impl_ = impl;
+    auto conn_ = conn;
+    const uint64_t node_ = node;
+    impl->Send(
+        conn, dir ? FUSE_RELEASEDIR : FUSE_RELEASE, node, creds, body,
+        [impl_, conn_, node_](int, const std::string&) { impl_->FileReleased(conn_, node_); });
   }
 
   FuseClient::Impl* impl;
