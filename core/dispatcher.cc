@@ -153,6 +153,8 @@ class CallImpl final : public Call {
   pid_t pid() const override { return stop_.pid; }
   int nr() const override { return static_cast<int>(stop_.state.nr); }
   uint64_t arg(int i) const override { return (i >= 0 && i < 6) ? stop_.state.args[i] : 0; }
+  int vfd_arg() const override { return vfd_arg_; }
+  void set_vfd_arg(int a) { vfd_arg_ = a; }
   void SetNr(int nr) override {
     if (at_exit_) return;
     stop_.state.nr = nr;
@@ -365,6 +367,7 @@ class CallImpl final : public Call {
   bool deferred_ = false;
   int64_t value_ = 0;
   size_t slot_ = 0;
+  int vfd_arg_ = -1;
   std::string vfd_path_;
   size_t scratch_used_ = 0;
   PathCache paths_[6];
@@ -554,6 +557,7 @@ EntryDecision Dispatcher::OnSyscallEntry(SyscallStop& stop) {
   if (!vfds_.empty()) {
     vfds_.ReapClosed(Tgids());
     vfd = FindVirtualFd(stop);
+    if (vfd != nullptr) call.set_vfd_arg(vfd_arg_);
   }
   for (size_t i = slots_.size(); i-- > 0;) {
     Slot& s = *slots_[i];
@@ -574,7 +578,7 @@ EntryDecision Dispatcher::OnSyscallEntry(SyscallStop& stop) {
       int64_t r;
       RunningPlugin running(s.name);
       try {
-        r = vfds_.Perform(*vfd, stop, call);
+        r = vfds_.Perform(*vfd, stop, call, vfd_arg_);
       } catch (const std::exception& e) {
         LogFor(s.name, LogLevel::kError, std::string("virtual file threw: ") + e.what());
         r = -EIO;
@@ -783,6 +787,19 @@ VirtualFdTable::Entry* Dispatcher::FindVirtualFd(SyscallStop& stop) {
   // dup/close/fcntl act on the descriptor table: the kernel's job even when a plugin that
   // claims everything (umtrace) makes them stop.
   if (info->classes & kClassFdTable) return nullptr;
+  vfd_arg_ = -1;
+  // The calls that move data between two descriptors are the virtual file's when either one is.
+  const long nr = stop.state.nr;
+  if (nr == SYS_sendfile || nr == SYS_splice || nr == SYS_tee || nr == SYS_copy_file_range) {
+    for (int a = 0; a < info->nargs; ++a) {
+      if (info->args[a] != Arg::kFd || static_cast<int>(stop.state.args[a]) < 0) continue;
+      if (VirtualFdTable::Entry* e = vfds_.Lookup(stop.tid, static_cast<int>(stop.state.args[a]))) {
+        vfd_arg_ = a;
+        return e;
+      }
+    }
+    return nullptr;
+  }
   int a = FindArg(*info, Arg::kFd);
   if (a < 0) {
     a = FindArg(*info, Arg::kDirFd);
@@ -795,7 +812,9 @@ VirtualFdTable::Entry* Dispatcher::FindVirtualFd(SyscallStop& stop) {
   }
   int fd = static_cast<int>(stop.state.args[a]);
   if (fd < 0) return nullptr;
-  return vfds_.Lookup(stop.tid, fd);
+  VirtualFdTable::Entry* e = vfds_.Lookup(stop.tid, fd);
+  if (e != nullptr) vfd_arg_ = a;
+  return e;
 }
 
 std::vector<pid_t> Dispatcher::Tgids() const {

@@ -94,6 +94,7 @@ class Dispatcher final : public EngineClient {
   bool need_scratch_ = false;
   std::unordered_map<pid_t, std::unique_ptr<Pending>> pending_;
   VirtualFdTable vfds_;
+  int vfd_arg_ = -1;  // the argument FindVirtualFd found the virtual descriptor in
   ControlInfo* control_ = nullptr;
   std::unordered_map<pid_t, pid_t> tgid_;  // tid -> thread group, for releasing virtual files
   std::vector<pid_t> Tgids() const;

@@ -16,8 +16,11 @@
 #include <cstring>
 #include <exception>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "core/log.h"
+#include "umview/move.h"
 
 namespace umview {
 namespace {
@@ -54,6 +57,39 @@ void FillStatx(const struct stat& st, struct statx* sx) {
   sx->stx_rdev_minor = minor(st.st_rdev);
   sx->stx_dev_major = major(st.st_dev);
   sx->stx_dev_minor = minor(st.st_dev);
+}
+
+// sendfile, splice or copy_file_range between virtual file `f` and a real descriptor.
+int64_t MoveData(VirtualFile& f, TraceeMemory& mem, pid_t pid, const MoveArgs& m) {
+  struct stat vst {};
+  MoveEnd other;
+  int rc = other.Open(pid, m, f.Fstat(&vst) == 0 && S_ISREG(vst.st_mode));
+  if (rc < 0) return rc;
+  int64_t vpos = -1, opos = -1;
+  if (m.voff != 0 && mem.Read(m.voff, &vpos, sizeof vpos) != 0) return -EFAULT;
+  if (m.ooff != 0 && mem.Read(m.ooff, &opos, sizeof opos) != 0) return -EFAULT;
+  if ((m.voff != 0 && vpos < 0) || (m.ooff != 0 && opos < 0)) return -EINVAL;
+  int64_t n = m.from_virtual ? other.Room(std::min<uint64_t>(m.count, kMaxTransfer))
+                             : static_cast<int64_t>(std::min<uint64_t>(m.count, kMaxTransfer));
+  if (n <= 0) return n;
+  std::vector<char> buf(static_cast<size_t>(n));
+  int64_t got, put;
+  if (m.from_virtual) {
+    got = vpos >= 0 ? f.Pread(buf.data(), buf.size(), vpos) : f.Read(buf.data(), buf.size());
+    if (got <= 0) return got;
+    put = other.Put(buf.data(), static_cast<size_t>(got), opos);
+    // What the other side did not take goes back to the virtual file's position.
+    if (vpos < 0 && put < got) f.Lseek(-(got - std::max<int64_t>(put, 0)), SEEK_CUR);
+  } else {
+    got = other.Take(buf.data(), buf.size(), opos);
+    if (got <= 0) return got;
+    put = vpos >= 0 ? f.Pwrite(buf.data(), static_cast<size_t>(got), vpos)
+                    : f.Write(buf.data(), static_cast<size_t>(got));
+  }
+  if (put <= 0) return put;
+  if (vpos >= 0 && (vpos += put, mem.Write(m.voff, &vpos, sizeof vpos) != 0)) return -EFAULT;
+  if (opos >= 0 && (opos += put, mem.Write(m.ooff, &opos, sizeof opos) != 0)) return -EFAULT;
+  return put;
 }
 
 }  // namespace
@@ -177,7 +213,7 @@ void VirtualFdTable::ReleaseAll() {
   while (!by_ino_.empty()) Release(by_ino_.begin()->first);
 }
 
-int64_t VirtualFdTable::Perform(Entry& e, SyscallStop& stop, Call& call) {
+int64_t VirtualFdTable::Perform(Entry& e, SyscallStop& stop, Call& call, int fd_arg) {
   VirtualFile& f = *e.file;
   const uint64_t* a = stop.state.args;
   TraceeMemory& mem = *stop.memory;
@@ -290,6 +326,16 @@ int64_t VirtualFdTable::Perform(Entry& e, SyscallStop& stop, Call& call) {
       return -ENODEV;
     case SYS_fchdir:
       return -ENOTDIR;
+    // Data moved between two descriptors, one of them this file (argument fd_arg).
+    case SYS_sendfile:
+    case SYS_splice:
+    case SYS_copy_file_range:
+    case SYS_tee:
+    case SYS_vmsplice: {
+      MoveArgs m;
+      int rc = DecodeMove(stop.state.nr, a, fd_arg, &m);
+      return rc < 0 ? rc : MoveData(f, mem, stop.pid, m);
+    }
   }
   const SyscallInfo* info = LookupSyscall(stop.state.nr);
   if (info != nullptr && (info->classes & kClassSocket)) return f.SocketCall(call);

@@ -54,8 +54,9 @@ class VirtualFdTable {
   // Releases everything (the view is over).
   void ReleaseAll();
 
-  // Performs fd call `stop` on entry `e`; returns the value the tracee gets.
-  int64_t Perform(Entry& e, SyscallStop& stop, Call& call);
+  // Performs fd call `stop` on entry `e`, found in argument `fd_arg`; returns the value the
+  // tracee gets.
+  int64_t Perform(Entry& e, SyscallStop& stop, Call& call, int fd_arg);
 
  private:
   void Release(uint64_t ino);

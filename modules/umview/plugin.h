@@ -89,6 +89,10 @@ class Call {
   virtual int nr() const = 0;
   const SyscallInfo* info() const { return LookupSyscall(nr()); }
   virtual uint64_t arg(int i) const = 0;
+  // In VirtualFile::Intercept: the argument holding the descriptor that routed the call to the
+  // file (sendfile, splice, tee and copy_file_range come to a virtual file on either side);
+  // -1 elsewhere.
+  virtual int vfd_arg() const { return -1; }
 
   // Change the call inward plugins and the kernel will see. At exit these are the entry values.
   virtual void SetNr(int nr) = 0;

@@ -24,6 +24,7 @@
 #include <deque>
 #include <set>
 
+#include "umview/move.h"
 #include "umview/paths.h"
 
 namespace umview::viewfs {
@@ -38,6 +39,48 @@ constexpr int kMaxLinks = 40;
 // Since 7.28 a request's unique is even and its INTERRUPT's unique is the same with bit 0 set
 // (FUSE_INT_REQ_BIT, which older headers lack).
 constexpr uint64_t kIntReqBit = 1;
+
+// The tracee's pipe `fd`, opened anew without blocking (same pipe, own flags), or -errno.
+int OpenTraceePipe(pid_t tid, int fd, int mode) {
+  std::string p = "/proc/" + std::to_string(tid) + "/fd/" + std::to_string(fd);
+  struct stat st {};
+  if (stat(p.c_str(), &st) != 0) return -EBADF;
+  if (!S_ISFIFO(st.st_mode)) return -EINVAL;
+  int r = open(p.c_str(), mode | O_NONBLOCK | O_CLOEXEC);
+  return r < 0 ? -errno : r;
+}
+
+bool IsTraceePipe(pid_t tid, int fd) {
+  int p = OpenTraceePipe(tid, fd, O_RDONLY);
+  if (p < 0) return false;
+  close(p);
+  return true;
+}
+
+// A request spliced from the device: all of it goes into the pipe or the splice fails (EIO, as
+// the kernel's when the pipe lacks room).
+int64_t PutInTraceePipe(pid_t tid, int fd, const std::string& req) {
+  int p = OpenTraceePipe(tid, fd, O_WRONLY);
+  if (p < 0) return p;
+  ssize_t n = write(p, req.data(), req.size());
+  int err = errno;
+  close(p);
+  if (n < 0) return err == EAGAIN ? -EIO : -err;
+  return static_cast<size_t>(n) == req.size() ? n : -EIO;
+}
+
+// A reply spliced to the device: up to `max` bytes read from the pipe.
+int64_t TakeFromTraceePipe(pid_t tid, int fd, size_t max, std::string* out) {
+  int p = OpenTraceePipe(tid, fd, O_RDONLY);
+  if (p < 0) return p;
+  out->resize(max);
+  ssize_t n = read(p, out->data(), max);
+  int err = errno;
+  close(p);
+  if (n < 0) return -err;
+  out->resize(static_cast<size_t>(n));
+  return n;
+}
 
 struct Creds {
   uint32_t uid = 0, gid = 0, pid = 0;
@@ -105,6 +148,7 @@ struct FuseConn {
     uint64_t token;
     uint64_t buf;
     size_t size;
+    int pipe = -1;  // splice(device, pipe): the tracee's pipe descriptor the request goes into
   };
   std::deque<Reader> readers;            // the program's reads waiting for a request
   std::map<uint64_t, ReplyFn> waiting;   // by unique
@@ -297,6 +341,7 @@ struct FuseClient::Impl {
       }
       const bool taken = host.Resume(r.token, [req, r](Call& call) {
         if (req.size() > r.size) return call.Fail(EINVAL);
+        if (r.pipe >= 0) return call.Return(PutInTraceePipe(call.tid(), r.pipe, req));
         if (call.Write(RemotePtr<void>(r.buf), req.data(), req.size()) != 0) {
           return call.Fail(EFAULT);
         }
@@ -857,6 +902,8 @@ struct FuseClient::Impl {
     return true;
   }
   bool FileCall(FuseFile& f, Call& call);
+  // sendfile/splice/copy_file_range with the file on either side: one FUSE_READ or FUSE_WRITE.
+  void MoveCall(FuseFile& f, Call& call);
 };
 
 // A file or directory opened under a FUSE mount: the tracee holds a virtual descriptor.
@@ -948,6 +995,23 @@ bool FuseDevice::Intercept(Call& call) {
   FuseClient::Impl::CtxScope scope(impl_, 0);
   auto& c = conn_;
   switch (call.nr()) {
+    case SYS_splice:
+      // libfuse splices requests into a pipe when it may (and, racing its own INIT, sometimes
+      // when it should not) and may splice replies out of one.
+      if (call.arg(1) != 0 || call.arg(3) != 0) return call.Fail(ESPIPE), true;
+      if (call.vfd_arg() == 2) {
+        std::string msg;
+        int64_t n = TakeFromTraceePipe(call.tid(), static_cast<int>(call.arg(0)),
+                                       std::min<size_t>(call.arg(4), kMaxReply), &msg);
+        if (n <= 0) return call.Return(n), true;
+        if (c->dead) return call.Fail(ENODEV), true;
+        int rc = impl_->Reply(c, msg);
+        return call.Return(rc < 0 ? rc : n), true;
+      }
+      if (!IsTraceePipe(call.tid(), static_cast<int>(call.arg(2)))) {
+        return call.Fail(EINVAL), true;
+      }
+      [[fallthrough]];
     case SYS_read: {
       if (c->dead || (c->unmounted && c->queue.empty())) return call.Fail(ENODEV), true;
       uint64_t token = call.Defer();
@@ -964,7 +1028,12 @@ bool FuseDevice::Intercept(Call& call) {
         c->readers.erase(r);
         impl->host.Resume(token, [](Call& call) { call.Fail(EINTR); });
       });
-      c->readers.push_back({token, call.arg(1), static_cast<size_t>(call.arg(2))});
+      if (call.nr() == SYS_splice) {
+        c->readers.push_back(
+            {token, 0, static_cast<size_t>(call.arg(4)), static_cast<int>(call.arg(2))});
+      } else {
+        c->readers.push_back({token, call.arg(1), static_cast<size_t>(call.arg(2))});
+      }
       c->servers.insert(call.pid());
       impl_->Deliver(c);
       return true;
@@ -1723,6 +1792,79 @@ bool FuseClient::Impl::PathCall(Call& call) {
   return true;
 }
 
+void FuseClient::Impl::MoveCall(FuseFile& f, Call& call) {
+  uint64_t a[6];
+  for (int i = 0; i < 6; ++i) a[i] = call.arg(i);
+  MoveArgs m;
+  if (int rc = DecodeMove(call.nr(), a, call.vfd_arg(), &m); rc < 0) return call.Return(rc);
+  if (f.dir) return call.Fail(EINVAL);
+  if ((f.flags & O_ACCMODE) == (m.from_virtual ? O_WRONLY : O_RDONLY)) return call.Fail(EBADF);
+  auto other = std::make_shared<MoveEnd>();
+  if (int rc = other->Open(call.pid(), m, true); rc < 0) return call.Return(rc);
+  int64_t vpos = -1, opos = -1;
+  if (m.voff != 0 && call.Read(RemotePtr<void>(m.voff), &vpos, sizeof vpos) != 0) {
+    return call.Fail(EFAULT);
+  }
+  if (m.ooff != 0 && call.Read(RemotePtr<void>(m.ooff), &opos, sizeof opos) != 0) {
+    return call.Fail(EFAULT);
+  }
+  if ((m.voff != 0 && vpos < 0) || (m.ooff != 0 && opos < 0)) return call.Fail(EINVAL);
+  auto c = f.conn;
+  std::shared_ptr<FuseFile> self = f.shared_from_this();
+  // The end of the call: positions and offset pointers advance by what moved.
+  auto done = [this, self, m, vpos, opos](uint64_t token, int64_t moved) {
+    if (moved > 0 && vpos < 0) self->pos += moved;
+    host.Resume(token, [m, vpos, opos, moved](Call& call) {
+      int64_t v = vpos + moved, o = opos + moved;
+      if (moved > 0 && ((vpos >= 0 && call.Write(RemotePtr<void>(m.voff), &v, sizeof v) != 0) ||
+                        (opos >= 0 && call.Write(RemotePtr<void>(m.ooff), &o, sizeof o) != 0))) {
+        return call.Fail(EFAULT);
+      }
+      call.Return(moved);
+    });
+  };
+  const uint64_t at = vpos >= 0 ? static_cast<uint64_t>(vpos) : f.pos;
+  std::string body;
+  if (m.from_virtual) {
+    int64_t n = other->Room(std::min<uint64_t>(m.count, kMaxRead));
+    if (n <= 0) return call.Return(n);
+    uint64_t token = DeferCall(call);
+    if (token == 0) return call.Fail(ENOSYS);
+    fuse_read_in in{};
+    in.fh = f.fh;
+    in.offset = at;
+    in.size = static_cast<uint32_t>(n);
+    in.flags = static_cast<uint32_t>(f.flags);
+    Append(&body, in);
+    Send(c, FUSE_READ, f.node, CredsOf(call), body,
+         [this, other, opos, token, done](int err, const std::string& p) {
+           if (err != 0) return Finish(token, err);
+           int64_t put = p.empty() ? 0 : other->Put(p.data(), p.size(), opos);
+           if (put < 0) return Finish(token, put);
+           done(token, put);
+         });
+    return;
+  }
+  std::string data(std::min<uint64_t>(m.count, c->max_write), '\0');
+  int64_t got = data.empty() ? 0 : other->Take(data.data(), data.size(), opos);
+  if (got <= 0) return call.Return(got);
+  data.resize(static_cast<size_t>(got));
+  uint64_t token = DeferCall(call);
+  if (token == 0) return call.Fail(ENOSYS);
+  fuse_write_in in{};
+  in.fh = f.fh;
+  in.offset = at;
+  in.size = static_cast<uint32_t>(data.size());
+  in.flags = static_cast<uint32_t>(f.flags);
+  Append(&body, in);
+  body += data;
+  Send(c, FUSE_WRITE, f.node, CredsOf(call), body,
+       [this, token, done](int err, const std::string& p) {
+         if (err != 0) return Finish(token, err);
+         done(token, Take<fuse_write_out>(p).size);
+       });
+}
+
 bool FuseClient::Impl::FileCall(FuseFile& f, Call& call) {
   const int nr = call.nr();
   const SyscallInfo* info = call.info();
@@ -1781,6 +1923,13 @@ bool FuseClient::Impl::FileCall(FuseFile& f, Call& call) {
            });
       return true;
     }
+    case SYS_sendfile:
+    case SYS_splice:
+    case SYS_copy_file_range:
+    case SYS_tee:
+    case SYS_vmsplice:
+      MoveCall(f, call);
+      return true;
     case SYS_read:
     case SYS_pread64:
     case SYS_readv:

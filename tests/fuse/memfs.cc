@@ -4,6 +4,9 @@
 // With MEMFS_BLOCK=1 it also has /block, whose reads never end unless the request is
 // interrupted (FUSE_INTERRUPT): they log "read-block", wait, log "interrupted", fail with EINTR.
 // Listings answered as READDIRPLUS log "readdirplus" instead of "readdir".
+// With MEMFS_SPLICE=1 it asks for libfuse's splice paths: requests are spliced from the device
+// into a pipe, and reads answer from a descriptor, so replies are spliced to the device
+// (logged as "read-splice").
 #define FUSE_USE_VERSION 31
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -261,6 +265,33 @@ int Read(const char* path, char* buf, size_t size, off_t off, fuse_file_info*) {
   return static_cast<int>(k);
 }
 
+// The reply data in a descriptor (a memfd per thread, reused), so libfuse splices the reply.
+int ReadBuf(const char* path, fuse_bufvec** out, size_t size, off_t off, fuse_file_info*) {
+  static thread_local int memfd = memfd_create("memfs-read", MFD_CLOEXEC);
+  std::string data;
+  {
+    std::lock_guard<std::mutex> l(g_mu);
+    Log("read-splice");
+    auto n = Find(path);
+    if (!n) return -ENOENT;
+    if (static_cast<size_t>(off) < n->data.size()) {
+      data = n->data.substr(off, std::min(size, n->data.size() - static_cast<size_t>(off)));
+    }
+  }
+  if (memfd < 0 || ftruncate(memfd, 0) != 0 ||
+      pwrite(memfd, data.data(), data.size(), 0) != static_cast<ssize_t>(data.size())) {
+    return -EIO;
+  }
+  auto* v = static_cast<fuse_bufvec*>(malloc(sizeof(fuse_bufvec)));
+  if (v == nullptr) return -ENOMEM;
+  *v = FUSE_BUFVEC_INIT(data.size());
+  v->buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
+  v->buf[0].fd = memfd;
+  v->buf[0].pos = 0;
+  *out = v;
+  return 0;
+}
+
 int Write(const char* path, const char* buf, size_t size, off_t off, fuse_file_info*) {
   std::lock_guard<std::mutex> l(g_mu);
   Log("write");
@@ -408,7 +439,11 @@ int Utimens(const char* path, const struct timespec tv[2], fuse_file_info*) {
   return 0;
 }
 
-void* Init(fuse_conn_info*, fuse_config* cfg) {
+void* Init(fuse_conn_info* conn, fuse_config* cfg) {
+  if (const char* sp = getenv("MEMFS_SPLICE"); sp && strcmp(sp, "1") == 0) {
+    conn->want |=
+        conn->capable & (FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
+  }
   cfg->use_ino = 1;
   // Long entry and attribute timeouts: what READDIRPLUS returns stays valid for the stats of
   // `ls -l` that follow even on a loaded machine (the view drops it on any change it makes).
@@ -466,6 +501,7 @@ int main(int argc, char** argv) {
   ops.truncate = Truncate;
   ops.open = Open;
   ops.read = Read;
+  if (const char* sp = getenv("MEMFS_SPLICE"); sp && strcmp(sp, "1") == 0) ops.read_buf = ReadBuf;
   ops.write = Write;
   ops.statfs = Statfs;
   ops.flush = Flush;

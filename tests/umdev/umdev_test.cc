@@ -95,6 +95,40 @@ TEST_F(UmDev, DescriptorCallsOnARamdisk) {
             "below=ENOTDIR readlink=EINVAL\n");
 }
 
+// sendfile and splice with a device on either side: umview moves the data (the descriptor is a
+// stand-in FIFO the kernel must not touch), positions and offset pointers advance.
+TEST_F(UmDev, SendfileAndSpliceWithADevice) {
+  WriteFile(dir_ / "t.py", R"(import os, errno
+data = bytes(range(256)) * 400
+open('host', 'wb').write(data)
+def p(*a): print(*a, flush=True)
+dev = os.open('/dev/umram0', os.O_RDWR); src = os.open('host', os.O_RDONLY)
+p('sendfile to device', os.sendfile(dev, src, None, len(data)), os.lseek(dev, 0, os.SEEK_CUR))
+out = os.open('out', os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+p('sendfile from device', os.sendfile(out, dev, 100, 1000), os.lseek(dev, 0, os.SEEK_CUR))
+p(open('out', 'rb').read() == data[100:1100])
+r, w = os.pipe()
+os.lseek(dev, 7, os.SEEK_SET)
+p('splice from device', os.splice(dev, w, 20), os.lseek(dev, 0, os.SEEK_CUR), os.read(r, 20) == data[7:27])
+os.write(w, b'spliced!')
+p('splice to device', os.splice(r, dev, 8, offset_dst=5000), os.pread(dev, 8, 5000))
+try: os.copy_file_range(dev, out, 10)
+except OSError as e: p('copy_file_range', errno.errorcode[e.errno])
+)");
+  std::string p = PluginPath("umdev") + ",ramdisk=/dev/umram0:size=1M";
+  RunOptions o;
+  o.cwd = dir_.path();
+  RunResult r = RunUmview({"-p", p, "--", "python3", "t.py"}, o);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "sendfile to device 102400 102400\n"
+            "sendfile from device 1000 102400\n"
+            "True\n"
+            "splice from device 20 27 True\n"
+            "splice to device 8 b'spliced!'\n"
+            "copy_file_range EINVAL\n");
+}
+
 TEST_F(UmDev, StatAndListingShowTheNodes) {
   RunResult r = Sh({"null=/dev/umnull", "ramdisk=/dev/umram0:size=64M"},
                    "stat -c '%n %F %t:%T %a' /dev/umram0 /dev/umnull; "
