@@ -189,6 +189,15 @@ struct FuseConn {
   // names it (libfuse aborts on a request for a node it no longer knows).
   std::map<uint64_t, int> open_files;
   std::map<uint64_t, uint64_t> forget_after_release;
+  // RELEASEs sent and not answered, and the unlink/rmdir/rename requests held until they are:
+  // libfuse's high-level API hides a removed or replaced name that is still open (renames it to
+  // .fuse_hidden*) and counts a file open until its release handler has returned, so a rename
+  // served by one thread while another still serves the RELEASE of the close just before would
+  // see the target open (a RENAME_NOREPLACE over it then succeeded). The kernel sends RELEASE
+  // when the file is closed, so the window is small there; here the close is noticed at the
+  // next stop, right before the request that follows it.
+  int releases_in_flight = 0;
+  std::deque<std::function<void()>> held;
 };
 
 namespace {
@@ -275,6 +284,15 @@ struct FuseClient::Impl {
             const std::string& body, ReplyFn cb) {
     if (c->dead || c->unmounted) {
       if (cb) cb(-ENOTCONN, "");
+      return;
+    }
+    const bool removes = opcode == FUSE_UNLINK || opcode == FUSE_RMDIR || opcode == FUSE_RENAME ||
+                         opcode == FUSE_RENAME2;
+    if (removes && c->releases_in_flight > 0) {
+      c->held.push_back([this, c, opcode, nodeid, cr, body, cb, on_behalf = ctx] {
+        CtxScope scope(this, on_behalf);
+        Send(c, opcode, nodeid, cr, body, cb);
+      });
       return;
     }
     switch (opcode) {
@@ -764,8 +782,17 @@ struct FuseClient::Impl {
 
   void FileOpened(const std::shared_ptr<FuseConn>& c, uint64_t id) { ++c->open_files[id]; }
 
+  // A RELEASE counted in releases_in_flight has been answered (or failed).
+  void ReleaseAnswered(const std::shared_ptr<FuseConn>& c) {
+    if (--c->releases_in_flight > 0) return;
+    auto held = std::move(c->held);
+    c->held.clear();
+    for (auto& send : held) send();
+  }
+
   // After the RELEASE of a file on node `id` has been answered.
   void FileReleased(const std::shared_ptr<FuseConn>& c, uint64_t id) {
+    ReleaseAnswered(c);
     auto it = c->open_files.find(id);
     if (it == c->open_files.end() || --it->second > 0) return;
     c->open_files.erase(it);
@@ -878,7 +905,7 @@ struct FuseClient::Impl {
     const uint32_t m = a.mode;
     if (cr.uid == 0) return !(mode & X_OK) || S_ISDIR(m) || (m & 0111);
     int shift = cr.uid == a.uid ? 6 : cr.gid == a.gid ? 3 : 0;
-    return (((m >> shift) & 7) & mode) == mode;
+    return (((m >> shift) & 7) & static_cast<uint32_t>(mode)) == static_cast<uint32_t>(mode);
   }
   // utimensat's times (or NULL: now) as SETATTR fields; false if they cannot be read.
   static bool TimesToSetattr(Call& call, uint64_t addr, fuse_setattr_in* in) {
@@ -951,6 +978,7 @@ class FuseFile final : public VirtualFile, public std::enable_shared_from_this<F
     auto impl_ = impl;
     auto conn_ = conn;
     const uint64_t node_ = node;
+    ++conn->releases_in_flight;
     impl->Send(
         conn, dir ? FUSE_RELEASEDIR : FUSE_RELEASE, node, creds, body,
         [impl_, conn_, node_](int, const std::string&) { impl_->FileReleased(conn_, node_); });
@@ -1213,7 +1241,9 @@ void FuseClient::Impl::Snapshot(const std::shared_ptr<FuseConn>& c, const Creds&
     in.fh = fh;
     std::string body;
     Append(&body, in);
-    Send(c, FUSE_RELEASE, node, cr, body, nullptr);
+    ++c->releases_in_flight;
+    Send(c, FUSE_RELEASE, node, cr, body,
+         [this, c](int, const std::string&) { ReleaseAnswered(c); });
   };
   if (fd < 0) {
     release();

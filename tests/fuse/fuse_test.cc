@@ -103,7 +103,7 @@ p(sorted(os.listdir(m)))
 )";
   WriteFile(dir_ / "t.py", py);
   RunResult r = Sh("$MEMFS $M && python3 t.py $M; rc=$?; umount $M; exit $rc");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err << ReadFile(dir_ / "ops.log");
   EXPECT_EQ(r.out,
             "hello from memfs\n"
             "abcdef\n"
@@ -134,7 +134,8 @@ p(sorted(os.listdir(m)))
         "link",       "rename",    "rename2",     "chmod",  "chown",  "utimens", "setxattr",
         "getxattr",   "listxattr", "removexattr", "access", "statfs", "opendir", "readdirplus",
         "releasedir", "unlink",    "rmdir",       "destroy"}) {
-    EXPECT_TRUE(ops.count(op)) << "memfs never served " << op;
+    EXPECT_TRUE(ops.count(op)) << "memfs never served " << op << "; its log:\n"
+                               << ReadFile(dir_ / "ops.log") << r.err;
   }
 }
 
