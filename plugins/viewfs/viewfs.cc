@@ -928,11 +928,13 @@ class ViewFs final : public Plugin {
       if (jailed == 1) return true;   // done
     }
 
-    // Fast path: nothing mounted at or around the path, no "..", no symlink on the way: the
-    // kernel resolves it exactly as the view does.
-    // (/proc/PID/... magic links answer host paths unless viewfs reads them: no fast path.)
+    // The kernel resolves the path exactly as the view does (FastPath). PinChecked needs the
+    // absolute host path only in a view that protects something.
     if (FastPath(raw, lexical, use, cached_fd)) {
-      return PinChecked(call, i, raw, relative ? Normalize(kernel_base + "/" + raw) : lexical,
+      return PinChecked(call, i, raw,
+                        !relative     ? lexical
+                        : protective_ ? Normalize(kernel_base + "/" + raw)
+                                      : std::string(),
                         raw.back() == '/');
     }
     if (cached_fd >= 0) {
