@@ -88,14 +88,14 @@ int DirFdCache::Fill(pid_t pid, pid_t tid, int fd, std::string* host) {
     if (errno == ENOSYS || errno == EPERM) usable_ = false;
     return -1;  // EBADF and the like: the caller's own read reports it
   }
-  // pidfd_getfd takes the process's descriptor table; the calling thread may have its own
-  // (clone without CLONE_FILES): kcmp says whether this is the thread's file.
+  // pidfd_getfd takes the descriptor table of the process's leader; another thread may have
+  // its own (clone without CLONE_FILES): kcmp says whether this is that thread's file.
   struct stat st;
   char self[64], buf[PATH_MAX];
   snprintf(self, sizeof self, "/proc/self/fd/%d", mine);
   ssize_t n = -1;
   if (fstat(mine, &st) == 0 && S_ISDIR(st.st_mode)) {
-    long same = Kcmp(tid, fd, mine);
+    long same = tid == pid ? 0 : Kcmp(tid, fd, mine);
     if (same < 0 && errno == ENOSYS) usable_ = false;
     if (same == 0) n = readlink(self, buf, sizeof buf);
   }
