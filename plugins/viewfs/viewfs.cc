@@ -858,9 +858,11 @@ class ViewFs final : public Plugin {
                 int cached_fd = -1) {
     const bool proc = lexical.rfind("/proc/", 0) == 0 && table_.has_content();
     if (proc || table_.Touches(lexical) || HasDotDot(raw)) return false;
-    if (SingleUnfollowedName(raw, use.follow)) return true;
-    return cached_fd >= 0 ? NoSymlinks(cached_fd, raw, use.follow)
-                          : NoSymlinks(AT_FDCWD, lexical, use.follow);
+    // A trailing slash makes the kernel follow the last name (`lexical` has lost it).
+    const bool follow = use.follow || (raw.size() > 1 && raw.back() == '/');
+    if (SingleUnfollowedName(raw, follow)) return true;
+    return cached_fd >= 0 ? NoSymlinks(cached_fd, raw, follow)
+                          : NoSymlinks(AT_FDCWD, lexical, follow);
   }
 
   // The host path of directory descriptor fd from the cache: only in a view that protects
@@ -912,6 +914,9 @@ class ViewFs final : public Plugin {
       kernel_base = Locate(base).host;
     }
     PathUse use = Use(call, call.nr(), i);
+    // A lookup of "name/" follows name even without follow (stat -c %F link/); calls that
+    // change the name (rmdir link/: ENOTDIR) act on it as the kernel decides.
+    if (!use.writes && raw.size() > 1 && raw.back() == '/') use.follow = true;
     std::string lexical = Normalize(relative ? base + "/" + raw : raw);
     // A process's memory file opened for writing reaches past page protections (FOLL_FORCE):
     // it would rewrite the checked paths in umview's read-only scratch area.
@@ -1456,6 +1461,11 @@ class ViewFs final : public Plugin {
   // name that does not exist yet, the directory it would be created in is checked.
   // `path` is looked up under directory descriptor dirfd (AT_FDCWD for an absolute path).
   static bool NoSymlinks(int dirfd, const std::string& path, bool follow_last) {
+    // A last name the call does not follow cannot lead through a symlink: only the directory
+    // it is in needs checking, one lookup whether the name exists or is being created (tar,
+    // mkdir). A trailing slash makes the kernel follow it after all.
+    if (!follow_last && !path.empty() && path.back() != '/')
+      return ParentHasNoSymlinks(dirfd, path);
     struct open_how how {};
     how.flags = O_PATH | O_CLOEXEC | (follow_last ? 0 : O_NOFOLLOW);
     how.resolve = RESOLVE_NO_SYMLINKS;
@@ -1466,16 +1476,22 @@ class ViewFs final : public Plugin {
     }
     if (errno == ELOOP) return false;
     if (errno != ENOENT) return true;  // EACCES, ENOTDIR: the kernel fails the same way
+    return ParentHasNoSymlinks(dirfd, path);
+  }
+
+  static bool ParentHasNoSymlinks(int dirfd, const std::string& path) {
     size_t slash = path.rfind('/');
     if (slash == std::string::npos) return true;  // a name in dirfd itself
     std::string parent = slash == 0 ? "/" : path.substr(0, slash);
+    struct open_how how {};
     how.flags = O_PATH | O_CLOEXEC | O_DIRECTORY;
-    fd = syscall(SYS_openat2, dirfd, parent.c_str(), &how, sizeof how);
+    how.resolve = RESOLVE_NO_SYMLINKS;
+    long fd = syscall(SYS_openat2, dirfd, parent.c_str(), &how, sizeof how);
     if (fd >= 0) {
       close(static_cast<int>(fd));
       return true;
     }
-    return errno != ELOOP;
+    return errno != ELOOP;  // ENOENT, ENOTDIR, EACCES: the kernel fails the same way
   }
 
   void ReadMagicLink(Call& call, const Resolved& r, const SyscallInfo& info) {
