@@ -197,6 +197,7 @@ class ViewFs final : public Plugin {
       case SYS_ioctl: {
         // File attributes (chattr): a write under ro; on a union's lower layer it would change
         // the original, and flags cannot be carried to a copy here: refused too.
+        if (!writes_guarded_) return;
         std::string host = FdHost(call, static_cast<int>(call.arg(0)));
         if (host.empty()) return;
         Place p = table_.Find(table_.ToView(host));
@@ -1004,6 +1005,7 @@ class ViewFs final : public Plugin {
   // file is copied up and the call pointed at the copy (the lower file must not change).
   // Returns false if it completed the call.
   bool FdPathWrite(Call& call, int fd, int dirfd_arg, int path_arg) {
+    if (!writes_guarded_) return true;
     std::string host = FdHost(call, fd);
     if (host.empty()) return true;
     Place p = table_.Find(table_.ToView(host));
@@ -1123,7 +1125,9 @@ class ViewFs final : public Plugin {
 
   void UpdateProtective() {
     protective_ = false;
+    writes_guarded_ = false;
     for (const Mount& m : table_.mounts()) {
+      writes_guarded_ |= m.kind == MountKind::kReadOnly || m.kind == MountKind::kUnion;
       // root= confines too: a symlink swapped in after the check would resolve on the host.
       protective_ |= m.kind == MountKind::kHide || m.kind == MountKind::kReadOnly ||
                      m.kind == MountKind::kUnion || m.kind == MountKind::kExcept ||
@@ -1682,6 +1686,7 @@ class ViewFs final : public Plugin {
   // copied up and the change made to the copy (the descriptor still reads the old contents,
   // which the call does not touch).
   void FdWrite(Call& call) {
+    if (!writes_guarded_) return;
     std::string host = FdHost(call, static_cast<int>(call.arg(0)));
     if (host.empty()) return;
     std::string view = table_.ToView(host);
@@ -1742,6 +1747,9 @@ class ViewFs final : public Plugin {
   bool prefilter_ = false;   // prefilter=on (or UMVIEW_VIEWFS_PREFILTER=on): see UpdatePrefilter
   bool mount_seen_ = false;  // a mount call was made in the view: no prefilter any more
   bool protective_ = false;  // some mount protects something: pin directories (PinChecked)
+  // Some mount is ro or a union: a write through a descriptor (fchmod, futimens...) may have
+  // to be refused or copied up. Without one, such calls need no look at the descriptor.
+  bool writes_guarded_ = false;
   std::unordered_map<pid_t, std::string> exe_;          // view path of each task's program
   std::unordered_map<pid_t, std::string> pending_exe_;  // set by execve, taken at the exec event
 };
