@@ -171,6 +171,9 @@ class ViewFs final : public Plugin {
     // The thread's previous call is over, unless this is that call restarted by the kernel
     // (its path arguments still point at what viewfs placed, and at the held directories).
     if (!held_.empty() && !Restarted(call)) ReleaseHeld(call.tid());
+    // A thread entering a call has finished its previous one (an exit stop can be lost, e.g.
+    // to a restart): it is not renaming any more.
+    if (!renaming_.empty()) renaming_.erase(call.tid());
     if (IsRename(call.nr()) && dirs_.usable()) {
       // A renamed directory keeps its descriptors but not its path: the cache forgets every
       // path now and again at the exit, and is not used while a rename may be in the kernel
