@@ -18,6 +18,9 @@ namespace {
 // open) many of its directories. Overflow empties the cache.
 constexpr size_t kMaxEntries = 64;
 constexpr size_t kMaxPidFds = 64;
+// pidfds_ value for a process umview may not take descriptors from (pidfd_getfd says EPERM,
+// e.g. a process that made itself non-dumpable): it is served from /proc, as before.
+constexpr int kRefused = -2;
 
 long Kcmp(pid_t tid, int fd, int mine) {
   static const pid_t self = getpid();  // umview does not fork after start-up
@@ -28,7 +31,9 @@ long Kcmp(pid_t tid, int fd, int mine) {
 
 DirFdCache::~DirFdCache() {
   Clear();
-  for (auto& [pid, pidfd] : pidfds_) close(pidfd);
+  for (auto& [pid, pidfd] : pidfds_) {
+    if (pidfd >= 0) close(pidfd);
+  }
 }
 
 void DirFdCache::Clear() {
@@ -46,7 +51,7 @@ void DirFdCache::ProcessExit(pid_t pid) {
     }
   }
   if (auto it = pidfds_.find(pid); it != pidfds_.end()) {
-    close(it->second);
+    if (it->second >= 0) close(it->second);
     pidfds_.erase(it);
   }
 }
@@ -68,12 +73,14 @@ int DirFdCache::Get(pid_t pid, pid_t tid, int fd, std::string* host) {
 int DirFdCache::PidFd(pid_t pid) {
   if (auto it = pidfds_.find(pid); it != pidfds_.end()) return it->second;
   if (pidfds_.size() >= kMaxPidFds) {
-    for (auto& [p, pidfd] : pidfds_) close(pidfd);
+    for (auto& [p, pidfd] : pidfds_) {
+      if (pidfd >= 0) close(pidfd);
+    }
     pidfds_.clear();
   }
   int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
   if (pidfd < 0) {
-    if (errno == ENOSYS || errno == EPERM) usable_ = false;
+    if (errno == ENOSYS) usable_ = false;
     return -1;
   }
   pidfds_[pid] = pidfd;
@@ -85,7 +92,11 @@ int DirFdCache::Fill(pid_t pid, pid_t tid, int fd, std::string* host) {
   if (pidfd < 0) return -1;
   int mine = static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, fd, 0));
   if (mine < 0) {
-    if (errno == ENOSYS || errno == EPERM) usable_ = false;
+    if (errno == ENOSYS) usable_ = false;
+    if (errno == EPERM) {
+      close(pidfd);
+      pidfds_[pid] = kRefused;
+    }
     return -1;  // EBADF and the like: the caller's own read reports it
   }
   // pidfd_getfd takes the descriptor table of the process's leader; another thread may have
