@@ -25,6 +25,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "plugins/viewfs/dir_cache.h"
 #include "plugins/viewfs/exec_image.h"
 #include "plugins/viewfs/fuse_client.h"
 #include "plugins/viewfs/mount_table.h"
@@ -58,10 +59,23 @@ std::string Join(const std::vector<std::string>& parts) {
 }
 
 bool HasDotDot(std::string_view raw) {
-  for (const auto& c : Split(raw)) {
-    if (c == "..") return true;
+  // Component by component without building them: this runs on every path call.
+  size_t i = 0;
+  while (i < raw.size()) {
+    size_t j = raw.find('/', i);
+    if (j == std::string_view::npos) j = raw.size();
+    if (raw.substr(i, j - i) == "..") return true;
+    i = j + 1;
   }
   return false;
+}
+
+// One name, not followed ("name" relative to the dirfd, or "/name"): the kernel's lookup meets
+// no symlink at all, whatever the name is. A trailing slash would make it follow the name.
+bool SingleUnfollowedName(std::string_view raw, bool follow_last) {
+  if (follow_last) return false;
+  size_t first = raw.find_first_not_of('/');
+  return first != std::string_view::npos && raw.find('/', first) == std::string_view::npos;
 }
 
 bool IsNumber(std::string_view s) {
@@ -157,6 +171,17 @@ class ViewFs final : public Plugin {
     // The thread's previous call is over, unless this is that call restarted by the kernel
     // (its path arguments still point at what viewfs placed, and at the held directories).
     if (!held_.empty() && !Restarted(call)) ReleaseHeld(call.tid());
+    // A thread entering a call has finished its previous one (an exit stop can be lost, e.g.
+    // to a restart): it is not renaming any more.
+    if (!renaming_.empty()) renaming_.erase(call.tid());
+    if (IsRename(call.nr()) && dirs_.usable()) {
+      // A renamed directory keeps its descriptors but not its path: the cache forgets every
+      // path now and again at the exit, and is not used while a rename may be in the kernel
+      // (another thread could read the old path meanwhile).
+      dirs_.Clear();
+      renaming_.insert(call.tid());
+      call.RequestExit();
+    }
     if (call.nr() == SYS_mount && prefilter_ && !mount_seen_) {
       mount_seen_ = true;  // a FUSE mount may follow: every path call is ours from now on
       UpdatePrefilter();
@@ -175,6 +200,7 @@ class ViewFs final : public Plugin {
       case SYS_ioctl: {
         // File attributes (chattr): a write under ro; on a union's lower layer it would change
         // the original, and flags cannot be carried to a copy here: refused too.
+        if (!writes_guarded_) return;
         std::string host = FdHost(call, static_cast<int>(call.arg(0)));
         if (host.empty()) return;
         Place p = table_.Find(table_.ToView(host));
@@ -227,6 +253,7 @@ class ViewFs final : public Plugin {
   }
 
   void OnExit(Call& call) override {
+    if (renaming_.erase(call.tid())) dirs_.Clear();
     if (fuse_->OnExit(call)) return;
     if (call.nr() == SYS_getsockname || call.nr() == SYS_getpeername) {
       UnixNameExit(call);
@@ -240,6 +267,8 @@ class ViewFs final : public Plugin {
   void OnTaskExit(pid_t tid, int) override {
     if (fuse_) fuse_->TaskExit(tid);
     ReleaseHeld(tid);
+    renaming_.erase(tid);
+    dirs_.ProcessExit(tid);  // a no-op unless tid was a process (thread group leader)
     dents_.erase(tid);
     pending_.erase(tid);
     exe_.erase(tid);
@@ -644,10 +673,18 @@ class ViewFs final : public Plugin {
   }
 
   // The view path of the directory a relative path starts from; "" with *err on failure.
-  std::string Base(Call& call, int dirfd, int* err) {
+  // With cached_fd, a directory descriptor's path may come from the cache: *cached_fd is then
+  // umview's duplicate of that very directory (else -1).
+  std::string Base(Call& call, int dirfd, int* err, int* cached_fd = nullptr) {
     if (dirfd == AT_FDCWD && fuse_) {
       std::string v = fuse_->Cwd(call.tid());  // a cwd in a FUSE mount: only the view has it
       if (!v.empty()) return v;
+    }
+    std::string cached;
+    if (cached_fd != nullptr && dirfd != AT_FDCWD &&
+        (*cached_fd = CachedDirHost(call, dirfd, &cached)) >= 0) {
+      *err = 0;
+      return table_.ToView(cached);
     }
     std::string link =
         dirfd == AT_FDCWD
@@ -816,6 +853,35 @@ class ViewFs final : public Plugin {
     return r;
   }
 
+  // Fast path: nothing mounted at or around the path, no "..", no symlink on the way: the
+  // kernel resolves it exactly as the view does. (/proc/PID/... magic links answer host paths
+  // unless viewfs reads them: no fast path.)
+  // With a cached directory (cached_fd >= 0) the symlink check looks up the relative path
+  // under that very directory, not under its path (which a rename may have changed).
+  bool FastPath(const std::string& raw, const std::string& lexical, const PathUse& use,
+                int cached_fd = -1) {
+    const bool proc = lexical.rfind("/proc/", 0) == 0 && table_.has_content();
+    if (proc || table_.Touches(lexical) || HasDotDot(raw)) return false;
+    // A trailing slash makes the kernel follow the last name (`lexical` has lost it).
+    const bool follow = use.follow || (raw.size() > 1 && raw.back() == '/');
+    if (SingleUnfollowedName(raw, follow)) return true;
+    return cached_fd >= 0 ? NoSymlinks(cached_fd, raw, follow)
+                          : NoSymlinks(AT_FDCWD, lexical, follow);
+  }
+
+  // The host path of directory descriptor fd from the cache: only in a view that protects
+  // nothing (where a stale path could at worst send a call the kernel's way unresolved, never
+  // past a hide or ro) and while no rename is in flight.
+  // Returns umview's duplicate of the directory, or -1.
+  int CachedDirHost(Call& call, int fd, std::string* host) {
+    if (protective_ || !renaming_.empty() || !dirs_.usable()) return -1;
+    return dirs_.Get(call.pid(), call.tid(), fd, host);
+  }
+
+  static bool IsRename(int nr) {
+    return nr == SYS_rename || nr == SYS_renameat || nr == SYS_renameat2;
+  }
+
   // Resolves path argument i; returns false if it completed the call.
   bool HandlePath(Call& call, const SyscallInfo& info, int i) {
     // A call the kernel restarts after a signal comes back with the arguments viewfs gave it:
@@ -844,14 +910,18 @@ class ViewFs final : public Plugin {
     const bool relative = raw[0] != '/';
     std::string base = "/";
     std::string kernel_base = "/";
+    int cached_fd = -1;
     if (relative) {
       int err = 0;
-      base = Base(call, dirfd, &err);
+      base = Base(call, dirfd, &err, call.nr() == SYS_openat2 ? nullptr : &cached_fd);
       if (err != 0) return true;  // bad dirfd: the kernel reports it
       kernel_base = Locate(base).host;
     }
     PathUse use = Use(call, call.nr(), i);
-    const std::string lexical = Normalize(relative ? base + "/" + raw : raw);
+    // A lookup of "name/" follows name even without follow (stat -c %F link/); calls that
+    // change the name (rmdir link/: ENOTDIR) act on it as the kernel decides.
+    if (!use.writes && raw.size() > 1 && raw.back() == '/') use.follow = true;
+    std::string lexical = Normalize(relative ? base + "/" + raw : raw);
     // A process's memory file opened for writing reaches past page protections (FOLL_FORCE):
     // it would rewrite the checked paths in umview's read-only scratch area.
     if (use.writes && IsProcMem(lexical)) {
@@ -867,13 +937,30 @@ class ViewFs final : public Plugin {
       if (jailed == 1) return true;   // done
     }
 
-    // Fast path: nothing mounted at or around the path, no "..", no symlink on the way: the
-    // kernel resolves it exactly as the view does.
-    // (/proc/PID/... magic links answer host paths unless viewfs reads them: no fast path.)
-    const bool proc = lexical.rfind("/proc/", 0) == 0 && table_.has_content();
-    if (!proc && !table_.Touches(lexical) && !HasDotDot(raw) && NoSymlinks(lexical, use.follow)) {
-      return PinChecked(call, i, raw, relative ? Normalize(kernel_base + "/" + raw) : lexical,
+    // The kernel resolves the path exactly as the view does (FastPath). PinChecked needs the
+    // absolute host path only in a view that protects something.
+    if (FastPath(raw, lexical, use, cached_fd)) {
+      return PinChecked(call, i, raw,
+                        !relative     ? lexical
+                        : protective_ ? Normalize(kernel_base + "/" + raw)
+                                      : std::string(),
                         raw.back() == '/');
+    }
+    if (cached_fd >= 0) {
+      // The cached directory path only ever takes the fast path (where the kernel gets the
+      // name relative to the descriptor itself); a path the view resolves reads it afresh.
+      int err = 0;
+      base = Base(call, dirfd, &err);
+      if (err != 0) return true;
+      kernel_base = Locate(base).host;
+      lexical = Normalize(base + "/" + raw);
+      if (use.writes && IsProcMem(lexical)) {
+        call.Fail(EACCES);
+        return false;
+      }
+      if (FastPath(raw, lexical, use)) {
+        return PinChecked(call, i, raw, Normalize(kernel_base + "/" + raw), raw.back() == '/');
+      }
     }
     Resolved r = Walk(call, relative ? base : "/", raw, use.follow);
     if (r.err != 0) {
@@ -921,6 +1008,7 @@ class ViewFs final : public Plugin {
   // file is copied up and the call pointed at the copy (the lower file must not change).
   // Returns false if it completed the call.
   bool FdPathWrite(Call& call, int fd, int dirfd_arg, int path_arg) {
+    if (!writes_guarded_) return true;
     std::string host = FdHost(call, fd);
     if (host.empty()) return true;
     Place p = table_.Find(table_.ToView(host));
@@ -1040,7 +1128,9 @@ class ViewFs final : public Plugin {
 
   void UpdateProtective() {
     protective_ = false;
+    writes_guarded_ = false;
     for (const Mount& m : table_.mounts()) {
+      writes_guarded_ |= m.kind == MountKind::kReadOnly || m.kind == MountKind::kUnion;
       // root= confines too: a symlink swapped in after the check would resolve on the host.
       protective_ |= m.kind == MountKind::kHide || m.kind == MountKind::kReadOnly ||
                      m.kind == MountKind::kUnion || m.kind == MountKind::kExcept ||
@@ -1376,26 +1466,39 @@ class ViewFs final : public Plugin {
 
   // openat2(RESOLVE_NO_SYMLINKS) says whether the kernel meets a symlink on the way; for a
   // name that does not exist yet, the directory it would be created in is checked.
-  static bool NoSymlinks(const std::string& path, bool follow_last) {
+  // `path` is looked up under directory descriptor dirfd (AT_FDCWD for an absolute path).
+  static bool NoSymlinks(int dirfd, const std::string& path, bool follow_last) {
+    // A last name the call does not follow cannot lead through a symlink: only the directory
+    // it is in needs checking, one lookup whether the name exists or is being created (tar,
+    // mkdir). A trailing slash makes the kernel follow it after all.
+    if (!follow_last && !path.empty() && path.back() != '/')
+      return ParentHasNoSymlinks(dirfd, path);
     struct open_how how {};
     how.flags = O_PATH | O_CLOEXEC | (follow_last ? 0 : O_NOFOLLOW);
     how.resolve = RESOLVE_NO_SYMLINKS;
-    long fd = syscall(SYS_openat2, AT_FDCWD, path.c_str(), &how, sizeof how);
+    long fd = syscall(SYS_openat2, dirfd, path.c_str(), &how, sizeof how);
     if (fd >= 0) {
       close(static_cast<int>(fd));
       return true;
     }
     if (errno == ELOOP) return false;
     if (errno != ENOENT) return true;  // EACCES, ENOTDIR: the kernel fails the same way
+    return ParentHasNoSymlinks(dirfd, path);
+  }
+
+  static bool ParentHasNoSymlinks(int dirfd, const std::string& path) {
     size_t slash = path.rfind('/');
+    if (slash == std::string::npos) return true;  // a name in dirfd itself
     std::string parent = slash == 0 ? "/" : path.substr(0, slash);
+    struct open_how how {};
     how.flags = O_PATH | O_CLOEXEC | O_DIRECTORY;
-    fd = syscall(SYS_openat2, AT_FDCWD, parent.c_str(), &how, sizeof how);
+    how.resolve = RESOLVE_NO_SYMLINKS;
+    long fd = syscall(SYS_openat2, dirfd, parent.c_str(), &how, sizeof how);
     if (fd >= 0) {
       close(static_cast<int>(fd));
       return true;
     }
-    return errno != ELOOP;
+    return errno != ELOOP;  // ENOENT, ENOTDIR, EACCES: the kernel fails the same way
   }
 
   void ReadMagicLink(Call& call, const Resolved& r, const SyscallInfo& info) {
@@ -1462,7 +1565,14 @@ class ViewFs final : public Plugin {
 
   void GetDentsEntry(Call& call) {
     int fd = static_cast<int>(call.arg(0));
-    std::string host_dir = FdHost(call, fd);
+    std::string host_dir;
+    // A view that protects nothing changes a listing only to add mount points missing on the
+    // host: most directories have none, and the cached path says so without reading /proc.
+    if (CachedDirHost(call, fd, &host_dir) >= 0 &&
+        table_.MountsIn(table_.ToView(host_dir)).empty()) {
+      return;
+    }
+    host_dir = FdHost(call, fd);
     if (host_dir.empty()) return;
     std::string dir = table_.ToView(host_dir);
     Dents d;
@@ -1579,6 +1689,7 @@ class ViewFs final : public Plugin {
   // copied up and the change made to the copy (the descriptor still reads the old contents,
   // which the call does not touch).
   void FdWrite(Call& call) {
+    if (!writes_guarded_) return;
     std::string host = FdHost(call, static_cast<int>(call.arg(0)));
     if (host.empty()) return;
     std::string view = table_.ToView(host);
@@ -1633,10 +1744,15 @@ class ViewFs final : public Plugin {
   std::map<std::tuple<pid_t, int, std::string>, size_t> cursor_;  // listings being extended
   std::unordered_map<pid_t, std::vector<Pending>> pending_;       // whiteouts to record at exit
   std::unordered_map<pid_t, std::vector<int>> held_;  // directories pinned for a thread's call
+  DirFdCache dirs_;           // host paths of directory descriptors (CachedDirHost)
+  std::set<pid_t> renaming_;  // threads with a rename between entry and exit
   Host* host_ = nullptr;
   bool prefilter_ = false;   // prefilter=on (or UMVIEW_VIEWFS_PREFILTER=on): see UpdatePrefilter
   bool mount_seen_ = false;  // a mount call was made in the view: no prefilter any more
   bool protective_ = false;  // some mount protects something: pin directories (PinChecked)
+  // Some mount is ro or a union: a write through a descriptor (fchmod, futimens...) may have
+  // to be refused or copied up. Without one, such calls need no look at the descriptor.
+  bool writes_guarded_ = false;
   std::unordered_map<pid_t, std::string> exe_;          // view path of each task's program
   std::unordered_map<pid_t, std::string> pending_exe_;  // set by execve, taken at the exec event
 };

@@ -250,6 +250,21 @@ TEST_F(VfsBind, AbsoluteSymlinksResolveInsideTheView) {
   EXPECT_EQ(ReadFile(src_ + "/x"), "X\nmore");
 }
 
+// "link/" makes the kernel follow link even in a call that does not follow its last name
+// (lstat, statx with AT_SYMLINK_NOFOLLOW): the view must follow it too, in the view.
+TEST_F(VfsBind, TrailingSlashFollowsASymlinkInTheView) {
+  symlink(dst_.c_str(), (view_ + "/tobind").c_str());  // T/view/data: only the view has it
+  DoorResults d = RunDoors(Bind(), {{"lstat", view_ + "/tobind"},
+                                    {"lstat", view_ + "/tobind/"},
+                                    {"at", view_},
+                                    {"fstatat", "tobind/", "nofollow"},
+                                    {"fstatat", "tobind/x", "nofollow"}});
+  EXPECT_EQ(d.Of("lstat " + view_ + "/tobind"), "ok link size=" + std::to_string(dst_.size()));
+  EXPECT_EQ(d.Of("lstat " + view_ + "/tobind/"), "ok dir size=0");
+  EXPECT_EQ(d.Of("fstatat tobind/ nofollow"), "ok dir size=0");
+  EXPECT_EQ(d.Of("fstatat tobind/x nofollow"), "ok file size=2");
+}
+
 TEST_F(VfsBind, SymlinkLoopsSayELOOPAfterFortyLinks) {
   // a1 -> a2 -> ... -> a40 -> x: 40 links resolve; b1 -> ... -> b41 -> x: 41 do not.
   for (int i = 1; i <= 40; ++i) {
