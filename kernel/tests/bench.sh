@@ -22,7 +22,9 @@
 #   micro            /kmbench KIND N (timed inside the process: no start-up): ns per call of
 #                    getppid (no tracer asks for it) and of path and descriptor calls outside the
 #                    view, natively and under kmview with the prefilter, KMVIEW_BENCH_MICRO_ROUNDS
-#                    rounds (default 5) of KMVIEW_BENCH_MICRO_N calls (default 20000). With
+#                    rounds (default 5) of KMVIEW_BENCH_MICRO_N calls (default 20000), and the
+#                    whole `find /bench` (wall time, start-up included); KMVIEW_BENCH_MICRO_KINDS
+#                    picks (getppid stat-abs stat-rel fstat-empty open-rel getdents find). With
 #                    /kmview-base.ko in the guest (run-qemu-tests with KMVIEW_BENCH_BASELINE=REV)
 #                    each round runs under both modules, swapped by rmmod/insmod: BENCHMICRO
 #                    lines give medians per module, engine and call.
@@ -138,7 +140,7 @@ all4="native ptrace kmview kmview-prefilter"
 # the baseline module (/kmview-base.ko) too when there is one, alternating within each round.
 micro() {
   n=${KMVIEW_BENCH_MICRO_N:-20000}
-  kinds="getppid stat-abs stat-rel fstat-empty open-rel getdents"
+  kinds=${KMVIEW_BENCH_MICRO_KINDS:-getppid stat-abs stat-rel fstat-empty open-rel getdents find}
   mods=cur
   [ -f /kmview-base.ko ] && mods="base cur"
   all=""
@@ -154,12 +156,17 @@ micro() {
       fi
       for k in $kinds; do
         for e in native kmview-prefilter; do
-          case $e in
-            native) set -- /kmbench "$k" "$n" /bench/a0/b0 ;;
-            *) set -- "$b/umview" -e kmview -p "$view,prefilter=on" -- /kmbench "$k" "$n" /bench/a0/b0 ;;
-          esac
-          t=$("$@" 2>/dev/null | awk '{ print $3 }')
-          echo "BENCHMICRORUN $m $e $k round $r: ${t}ns"
+          if [ "$k" = find ]; then  # the whole of find /bench, start-up included (wall, s)
+            t=$(run_engine $e $find /bench)
+            echo "BENCHMICRORUN $m $e find round $r: ${t}s"
+          else
+            case $e in
+              native) set -- /kmbench "$k" "$n" /bench/a0/b0 ;;
+              *) set -- "$b/umview" -e kmview -p "$view,prefilter=on" -- /kmbench "$k" "$n" /bench/a0/b0 ;;
+            esac
+            t=$("$@" 2>/dev/null | awk '{ print $3 }')
+            echo "BENCHMICRORUN $m $e $k round $r: ${t}ns"
+          fi
           all="$all $m/$e/$k=$t"
         done
       done
@@ -168,7 +175,9 @@ micro() {
   done
   if [ "$mods" != cur ]; then rmmod kmview_base 2>/dev/null; lsmod | grep -q '^kmview ' || insmod /kmview.ko; fi
   for k in $kinds; do
-    line="BENCHMICRO $k (ns/call, median [min-max] of ${KMVIEW_BENCH_MICRO_ROUNDS:-5}):"
+    unit=ns/call
+    [ "$k" = find ] && unit="s, find /bench"
+    line="BENCHMICRO $k ($unit, median [min-max] of ${KMVIEW_BENCH_MICRO_ROUNDS:-5}):"
     for m in $mods; do
       for e in native kmview-prefilter; do
         v=$(echo "$all" | tr ' ' '\n' | sed -n "s|^$m/$e/$k=||p" | grep . | sort -n)
