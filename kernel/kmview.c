@@ -817,8 +817,11 @@ static long kmv_x64_sys_call(const struct pt_regs *cregs, unsigned int nr, struc
 {
 	long real_nr;
 
-	if (WARN_ON_ONCE(!kt || kt->task != current))
+	if (WARN_ON_ONCE(!kt || kt->task != current)) { /* cannot happen: kmv_ftrace's lookup */
+		if (kt)
+			kmv_task_put(kt);
 		return real_x64_sys_call(cregs, nr);
+	}
 	real_nr = kt->oot_nr;
 	if (real_nr) { /* turned into getpid by kmv_on_sys_enter */
 		kt->oot_nr = 0;
