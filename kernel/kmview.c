@@ -45,6 +45,13 @@ MODULE_DESCRIPTION("kmview: system call virtualization for umview");
 #define KMV_MAX_NEST 8
 #define KMV_DEFAULT_SCRATCH (16 * 1024)
 
+/* A tracer's path prefixes (KMVIEW_IOC_PREFIXES): replaced whole, read under RCU. */
+struct kmv_prefixes {
+	struct rcu_head rcu;
+	u32 len;
+	char s[]; /* NUL-separated */
+};
+
 struct kmv_tracer {
 	struct kref ref;
 	spinlock_t evlock; /* events */
@@ -57,18 +64,21 @@ struct kmv_tracer {
 	unsigned long bitmap[BITS_TO_LONGS(KMVIEW_NR_BITMAP)];
 	unsigned long fd_bitmap[BITS_TO_LONGS(KMVIEW_NR_BITMAP)]; /* KMVIEW_IOC_FD_PREFILTER */
 	unsigned long marked_bitmap[BITS_TO_LONGS(KMVIEW_NR_BITMAP)]; /* KMVIEW_IOC_MARKED_BITMAP */
-	char *prefixes; /* NUL-separated, under prefix_lock */
-	u32 prefixes_len;
-	struct mutex prefix_lock;
+	struct kmv_prefixes __rcu *prefixes; /* NULL: no path prefilter */
+	struct mutex prefix_lock;            /* writers of prefixes */
 };
 
 struct kmv_task;
 
-/* One tracer on one task. */
+/*
+ * One tracer on one task. Linked in kmv_task.atts (RCU: the system call hook walks it without
+ * kmv_lock) and kmv_tracer.atts (under kmv_lock only); freed a grace period after its last put.
+ */
 struct kmv_att {
 	struct kref ref;
-	struct list_head task_node; /* kmv_task.atts, attach order */
-	struct list_head tr_node;   /* kmv_tracer.atts */
+	struct rcu_head rcu;
+	struct list_head task_node; /* kmv_task.atts, attach order; RCU */
+	struct list_head tr_node;   /* kmv_tracer.atts; after the unlink, kmv_on_exit's list */
 	struct kmv_tracer *tr;      /* holds a reference */
 	struct kmv_task *kt;        /* valid while linked */
 	bool marked;                /* KMVIEW_IOC_MARK: marked_bitmap applies; inherited */
@@ -91,8 +101,10 @@ struct kmv_task {
 	bool replied;
 	struct kmview_reply reply;
 	u64 clone_flags; /* of the clone the task is making, for the fork tracepoint */
-	int depth;       /* > 0 while our hook runs the real call */
 	long oot_nr;     /* a call beyond the table, disguised as getpid (kmv_on_sys_enter) */
+	/* Two PATH_MAX buffers for the prefilters, made on first use; used only by the task itself
+	 * in syscall context (one call at a time), freed with the kmv_task. */
+	char *pathbuf;
 	struct rcu_head rcu;
 };
 
@@ -101,7 +113,7 @@ static DEFINE_HASHTABLE(kmv_tasks, 10);
 static atomic_t kmv_ntasks = ATOMIC_INIT(0);
 static atomic_t kmv_ntracers = ATOMIC_INIT(0);
 static atomic64_t kmv_seq = ATOMIC64_INIT(0);
-static atomic64_t kmv_filtered = ATOMIC64_INIT(0);
+static DEFINE_PER_CPU(u64, kmv_filtered); /* calls the prefilters let run unseen */
 
 typedef long (*x64_sys_call_t)(const struct pt_regs *, unsigned int);
 typedef bool (*ptrace_may_access_t)(struct task_struct *, unsigned int);
@@ -123,7 +135,7 @@ static void kmv_tracer_free(struct kref *ref)
 	/* Events queued by a tracee that raced with the close. */
 	list_for_each_entry_safe(n, tmp, &tr->events, node)
 		kfree(n);
-	kfree(tr->prefixes);
+	kfree(rcu_dereference_protected(tr->prefixes, true));
 	kfree(tr);
 }
 
@@ -132,12 +144,21 @@ static void kmv_tracer_put(struct kmv_tracer *tr)
 	kref_put(&tr->ref, kmv_tracer_free);
 }
 
+static void kmv_att_free_rcu(struct rcu_head *rcu)
+{
+	struct kmv_att *att = container_of(rcu, struct kmv_att, rcu);
+
+	kmv_tracer_put(att->tr);
+	kfree(att);
+}
+
+/* The hook may still be reading att (and its tracer) under RCU: free both after a grace period
+ * (kmv_exit's rcu_barrier waits for these callbacks). */
 static void kmv_att_free(struct kref *ref)
 {
 	struct kmv_att *att = container_of(ref, struct kmv_att, ref);
 
-	kmv_tracer_put(att->tr);
-	kfree(att);
+	call_rcu(&att->rcu, kmv_att_free_rcu);
 }
 
 static void kmv_att_put(struct kmv_att *att)
@@ -145,10 +166,18 @@ static void kmv_att_put(struct kmv_att *att)
 	kref_put(&att->ref, kmv_att_free);
 }
 
+static void kmv_task_free_rcu(struct rcu_head *rcu)
+{
+	struct kmv_task *kt = container_of(rcu, struct kmv_task, rcu);
+
+	kfree(kt->pathbuf);
+	kfree(kt);
+}
+
 static void kmv_task_put(struct kmv_task *kt)
 {
 	if (refcount_dec_and_test(&kt->ref)) {
-		kfree_rcu(kt, rcu);
+		call_rcu(&kt->rcu, kmv_task_free_rcu);
 		/* Every attached task pins the module (see kmv_task_new). */
 		module_put(THIS_MODULE);
 	}
@@ -220,7 +249,7 @@ static int kmv_link(struct kmv_task *kt, struct kmv_tracer *tr, bool marked, gfp
 	att->tr = tr;
 	att->kt = kt;
 	att->marked = marked;
-	list_add_tail(&att->task_node, &kt->atts);
+	list_add_tail_rcu(&att->task_node, &kt->atts);
 	list_add_tail(&att->tr_node, &tr->atts);
 	kt->natts++;
 	return 0;
@@ -231,7 +260,7 @@ static bool kmv_unlink(struct kmv_att *att)
 {
 	struct kmv_task *kt = att->kt;
 
-	list_del(&att->task_node);
+	list_del_rcu(&att->task_node);
 	list_del(&att->tr_node);
 	if (--kt->natts == 0) {
 		kmv_task_unhash(kt);
@@ -401,10 +430,10 @@ static void kmv_normalize(char *path)
 	*w = 0;
 }
 
-/* Under tr->prefix_lock. */
-static bool kmv_in_prefixes(struct kmv_tracer *tr, const char *path)
+/* Is path at or under one of the prefixes? */
+static bool kmv_in_prefixes(const struct kmv_prefixes *pf, const char *path)
 {
-	const char *p = tr->prefixes, *end = tr->prefixes + tr->prefixes_len;
+	const char *p = pf->s, *end = pf->s + pf->len;
 
 	while (p < end) {
 		size_t n = strlen(p);
@@ -418,10 +447,10 @@ static bool kmv_in_prefixes(struct kmv_tracer *tr, const char *path)
 	return false;
 }
 
-/* Under tr->prefix_lock: is path a proper ancestor of a prefix ("/" is one of every prefix)? */
-static bool kmv_above_prefix(struct kmv_tracer *tr, const char *path)
+/* Is path a proper ancestor of a prefix ("/" is one of every prefix)? */
+static bool kmv_above_prefix(const struct kmv_prefixes *pf, const char *path)
 {
-	const char *p = tr->prefixes, *end = tr->prefixes + tr->prefixes_len;
+	const char *p = pf->s, *end = pf->s + pf->len;
 	size_t len = strlen(path);
 
 	if (len == 1 && path[0] == '/')
@@ -463,6 +492,18 @@ static bool kmv_plain_object(const struct path *p)
 }
 
 /*
+ * The kernel's path of base (the cwd or a dirfd's file) for a relative path of n bytes, in buf,
+ * or NULL to count the call as inside. An empty path (AT_EMPTY_PATH) names the base itself: it
+ * is decided by its path only when it is a directory or regular file.
+ */
+static char *kmv_relative_base(const struct path *base, long n, char *buf)
+{
+	if (n == 0 && !kmv_plain_object(base))
+		return NULL;
+	return kmv_base_path(base, buf);
+}
+
+/*
  * True if the path in (dirfd, path) may lie under one of tr's prefixes. Lexical: absolute paths
  * are compared as given; relative ones are appended to the kernel's path of the cwd or dirfd
  * unless they hold "..". Whatever cannot be decided cheaply (unreadable path, AT_EMPTY_PATH,
@@ -473,6 +514,7 @@ static bool kmv_path_inside(struct kmv_tracer *tr, const struct pt_regs *regs, i
 {
 	const char __user *up = (const char __user *)kmv_arg(regs, path_arg);
 	long n = strncpy_from_user(buf, up, PATH_MAX);
+	const struct kmv_prefixes *pf;
 	char *full = buf;
 	bool inside;
 
@@ -488,23 +530,17 @@ static bool kmv_path_inside(struct kmv_tracer *tr, const struct pt_regs *regs, i
 
 		if (dfd == AT_FDCWD) {
 			get_fs_pwd(current->fs, &base);
+			b = kmv_relative_base(&base, n, base_buf);
+			path_put(&base);
 		} else {
+			/* The descriptor's reference keeps f_path alive: no path_get needed. */
 			struct fd f = fdget(dfd);
 
 			if (!f.file)
 				return true;
-			base = f.file->f_path;
-			path_get(&base);
+			b = kmv_relative_base(&f.file->f_path, n, base_buf);
 			fdput(f);
 		}
-		/* An empty path (AT_EMPTY_PATH) names the base itself: decided by its path only
-		 * when it is a directory or regular file. */
-		if (n == 0 && !kmv_plain_object(&base)) {
-			path_put(&base);
-			return true;
-		}
-		b = kmv_base_path(&base, base_buf);
-		path_put(&base);
 		if (!b)
 			return true;
 		blen = strlen(b);
@@ -516,9 +552,10 @@ static bool kmv_path_inside(struct kmv_tracer *tr, const struct pt_regs *regs, i
 		full = base_buf;
 	}
 	kmv_normalize(full);
-	mutex_lock(&tr->prefix_lock);
-	inside = kmv_in_prefixes(tr, full);
-	mutex_unlock(&tr->prefix_lock);
+	rcu_read_lock();
+	pf = rcu_dereference(tr->prefixes);
+	inside = !pf || kmv_in_prefixes(pf, full);
+	rcu_read_unlock();
 	return inside;
 }
 
@@ -531,73 +568,81 @@ static bool kmv_path_inside(struct kmv_tracer *tr, const struct pt_regs *regs, i
 static bool kmv_fd_wanted(struct kmv_tracer *tr, const struct pt_regs *regs, long nr, char *buf)
 {
 	bool cwd = nr == __NR_getcwd, wanted;
-	struct path obj;
+	const struct kmv_prefixes *pf;
 	char *b;
 
 	if (cwd) {
+		struct path obj;
+
 		get_fs_pwd(current->fs, &obj);
+		b = kmv_plain_object(&obj) ? kmv_base_path(&obj, buf) : NULL;
+		path_put(&obj);
 	} else {
+		/* The descriptor's reference keeps f_path alive: no path_get needed. */
 		struct fd f = fdget((int)regs->di);
 
 		if (!f.file)
 			return true;
-		obj = f.file->f_path;
-		path_get(&obj);
+		b = kmv_plain_object(&f.file->f_path) ? kmv_base_path(&f.file->f_path, buf) : NULL;
 		fdput(f);
 	}
-	b = kmv_plain_object(&obj) ? kmv_base_path(&obj, buf) : NULL;
-	path_put(&obj);
 	if (!b)
 		return true;
-	mutex_lock(&tr->prefix_lock);
-	wanted = kmv_in_prefixes(tr, b) || (!cwd && kmv_above_prefix(tr, b));
-	mutex_unlock(&tr->prefix_lock);
+	rcu_read_lock();
+	pf = rcu_dereference(tr->prefixes);
+	wanted = !pf || kmv_in_prefixes(pf, b) || (!cwd && kmv_above_prefix(pf, b));
+	rcu_read_unlock();
 	return wanted;
 }
 
-/* Does att's tracer want an entry event for this call? May sleep. */
-static bool kmv_wants(struct kmv_att *att, const struct pt_regs *regs, long nr)
+/* Does att's bitmap (or marked bitmap) ask for call nr (0 <= nr < KMVIEW_NR_BITMAP)? */
+static bool kmv_bit_wanted(const struct kmv_att *att, long nr)
+{
+	const struct kmv_tracer *tr = att->tr;
+
+	return (READ_ONCE(tr->flags) & KMVIEW_CFG_TRAP_ALL) || test_bit(nr, tr->bitmap) ||
+	       (READ_ONCE(att->marked) && test_bit(nr, tr->marked_bitmap));
+}
+
+/* kt's two PATH_MAX buffers (made on first use), or NULL. Only kt's task, in syscall context. */
+static char *kmv_pathbuf(struct kmv_task *kt)
+{
+	if (!kt->pathbuf)
+		kt->pathbuf = kmalloc(2 * PATH_MAX, GFP_KERNEL);
+	return kt->pathbuf;
+}
+
+/* Does att's tracer want an entry event for this call of kt's task? May sleep. */
+static bool kmv_wants(struct kmv_task *kt, struct kmv_att *att, const struct pt_regs *regs,
+		      long nr)
 {
 	struct kmv_tracer *tr = att->tr;
 	struct kmv_path_args pa;
-	char *buf, *base_buf;
 	bool inside = false;
+	char *buf;
 	int i;
 
 	if (nr < 0 || nr >= KMVIEW_NR_BITMAP)
 		return true;
-	if (!(READ_ONCE(tr->flags) & KMVIEW_CFG_TRAP_ALL) && !test_bit(nr, tr->bitmap) &&
-	    !(READ_ONCE(att->marked) && test_bit(nr, tr->marked_bitmap)))
+	if (!kmv_bit_wanted(att, nr))
 		return false;
-	if (!READ_ONCE(tr->prefixes_len))
+	if (!rcu_access_pointer(tr->prefixes))
 		return true;
 	if (test_bit(nr, tr->fd_bitmap)) {
-		buf = __getname();
+		buf = kmv_pathbuf(kt);
+		inside = !buf || kmv_fd_wanted(tr, regs, nr, buf);
+	} else if (kmv_path_call(nr, &pa)) {
+		buf = kmv_pathbuf(kt);
 		if (!buf)
 			return true;
-		inside = kmv_fd_wanted(tr, regs, nr, buf);
-		__putname(buf);
-		if (!inside)
-			atomic64_inc(&kmv_filtered);
-		return inside;
-	}
-	if (!kmv_path_call(nr, &pa))
+		for (i = 0; i < 2 && pa.path[i] >= 0 && !inside; i++)
+			inside = kmv_path_inside(tr, regs, pa.dirfd[i], pa.path[i], buf,
+						 buf + PATH_MAX);
+	} else {
 		return true;
-	buf = __getname();
-	base_buf = __getname();
-	if (!buf || !base_buf) {
-		inside = true;
-		goto out;
 	}
-	for (i = 0; i < 2 && pa.path[i] >= 0 && !inside; i++)
-		inside = kmv_path_inside(tr, regs, pa.dirfd[i], pa.path[i], buf, base_buf);
 	if (!inside)
-		atomic64_inc(&kmv_filtered);
-out:
-	if (buf)
-		__putname(buf);
-	if (base_buf)
-		__putname(base_buf);
+		this_cpu_inc(kmv_filtered);
 	return inside;
 }
 
@@ -673,22 +718,23 @@ static long kmv_traced_call(struct kmv_task *kt, struct pt_regs *regs, long nr)
 	bool skipped = false;
 	long ret = 0;
 
-	spin_lock(&kmv_lock);
+	/* No global lock: the list is RCU; an attachment being undone (its last reference gone)
+	 * is passed over, as if unlinked before the call. */
+	rcu_read_lock();
 	{
 		struct kmv_att *att;
 
-		list_for_each_entry(att, &kt->atts, task_node) {
-			kref_get(&att->ref);
-			atts[n++] = att;
-		}
+		list_for_each_entry_rcu(att, &kt->atts, task_node)
+			if (n < KMV_MAX_NEST && kref_get_unless_zero(&att->ref))
+				atts[n++] = att;
 	}
-	spin_unlock(&kmv_lock);
+	rcu_read_unlock();
 
 	/* Entry: the last attached tracer first, each seeing what the later ones made of it. */
 	for (i = n - 1; i >= 0; i--) {
 		struct kmv_tracer *tr = atts[i]->tr;
 
-		if (READ_ONCE(tr->closed) || !kmv_wants(atts[i], regs, nr))
+		if (READ_ONCE(tr->closed) || !kmv_wants(kt, atts[i], regs, nr))
 			continue;
 		memset(&ev, 0, sizeof(ev));
 		ev.type = KMVIEW_EV_SYSCALL_ENTRY;
@@ -734,9 +780,8 @@ static long kmv_traced_call(struct kmv_task *kt, struct pt_regs *regs, long nr)
 			return kmv_run(regs, nr);
 		}
 		kt->clone_flags = kmv_clone_flags(regs, nr);
-		kt->depth++;
 		ret = kmv_run(regs, nr);
-		kt->depth--;
+		kt->clone_flags = 0; /* calls that skip the hook never make a thread or process */
 	}
 
 	/* Exit: in attach order, to those that asked (a skip still reports to them). */
@@ -763,15 +808,20 @@ static long kmv_traced_call(struct kmv_task *kt, struct pt_regs *regs, long nr)
 	return ret;
 }
 
-/* Replaces x64_sys_call for traced tasks (the ftrace callback redirects only those). */
-static long kmv_x64_sys_call(const struct pt_regs *cregs, unsigned int nr)
+/*
+ * Replaces x64_sys_call(regs, nr) for the calls of traced tasks the hook has work for. kmv_ftrace
+ * passes the task's kmv_task, with a reference this function owns, as a third argument (rdx is
+ * free: x64_sys_call takes two), so that the hash is searched once per call.
+ */
+static long kmv_x64_sys_call(const struct pt_regs *cregs, unsigned int nr, struct kmv_task *kt)
 {
-	struct kmv_task *kt = kmv_get(current);
-
 	long real_nr;
 
-	if (!kt)
+	if (WARN_ON_ONCE(!kt || kt->task != current)) { /* cannot happen: kmv_ftrace's lookup */
+		if (kt)
+			kmv_task_put(kt);
 		return real_x64_sys_call(cregs, nr);
+	}
 	real_nr = kt->oot_nr;
 	if (real_nr) { /* turned into getpid by kmv_on_sys_enter */
 		kt->oot_nr = 0;
@@ -824,20 +874,46 @@ static void kmv_sys_enter_put(void)
 	mutex_unlock(&kmv_sys_enter_lock);
 }
 
+/*
+ * Under RCU, not sleeping: has the hook any work for call nr of kt's task? Only if a tracer's
+ * bitmap asks for nr (as the call comes in: a tracer can change the number only at a stop), nr
+ * is beyond the bitmaps, nr stands for a call beyond the table (oot_nr), or nr makes a process
+ * or thread (the fork tracepoint reports the clone flags the hook saw). Otherwise the call runs
+ * as if untraced: no redirection, no reference, no lock.
+ */
+static bool notrace kmv_hook_needed(struct kmv_task *kt, unsigned int nr)
+{
+	struct kmv_att *att;
+
+	if (nr >= KMVIEW_NR_BITMAP || READ_ONCE(kt->oot_nr))
+		return true;
+	switch (nr) {
+	case __NR_clone: case __NR_clone3: case __NR_fork: case __NR_vfork:
+		return true;
+	}
+	list_for_each_entry_rcu(att, &kt->atts, task_node)
+		if (!READ_ONCE(att->tr->closed) && kmv_bit_wanted(att, nr))
+			return true;
+	return false;
+}
+
+/* The ftrace callback on x64_sys_call(regs, nr): traced tasks' calls that need the hook go to
+ * kmv_x64_sys_call, with their kmv_task (referenced) in rdx. */
 static void notrace kmv_ftrace(unsigned long ip, unsigned long parent_ip, struct ftrace_ops *ops,
 			       struct ftrace_regs *fregs)
 {
 	struct pt_regs *regs = ftrace_get_regs(fregs);
-	bool traced;
+	struct kmv_task *kt;
 
 	if (!regs || !atomic_read(&kmv_ntasks) || within_module(parent_ip, THIS_MODULE))
 		return;
 	rcu_read_lock();
-	traced = kmv_find(current) != NULL;
+	kt = kmv_find(current);
+	if (kt && kmv_hook_needed(kt, (unsigned int)regs->si) && refcount_inc_not_zero(&kt->ref)) {
+		regs->dx = (unsigned long)kt;
+		regs->ip = (unsigned long)kmv_x64_sys_call;
+	}
 	rcu_read_unlock();
-	if (!traced)
-		return;
-	regs->ip = (unsigned long)kmv_x64_sys_call;
 }
 
 static struct ftrace_ops kmv_ops = {
@@ -928,10 +1004,11 @@ static void kmv_on_exit(void *data, struct task_struct *p)
 	list_for_each_entry_safe(att, tmp, &kt->atts, task_node) {
 		kmv_queue(att->tr, &ev, GFP_ATOMIC);
 		kmv_unlink(att);
-		list_add(&att->task_node, &gone);
+		/* task_node must keep leading on for RCU readers: tr_node is free now. */
+		list_add(&att->tr_node, &gone);
 	}
 	spin_unlock(&kmv_lock);
-	list_for_each_entry_safe(att, tmp, &gone, task_node)
+	list_for_each_entry_safe(att, tmp, &gone, tr_node)
 		kmv_att_put(att);
 	kmv_task_put(kt);
 }
@@ -1212,24 +1289,29 @@ static void kmv_set_bitmap(unsigned long *bits, const __u64 *from)
 
 static long kmv_set_prefixes(struct kmv_tracer *tr, const struct kmview_prefixes *p)
 {
-	char *buf = NULL;
+	struct kmv_prefixes *pf = NULL, *old;
 
 	if (p->len > 64 * 1024)
 		return -E2BIG;
 	if (p->len) {
-		buf = memdup_user((const void __user *)p->buf, p->len);
-		if (IS_ERR(buf))
-			return PTR_ERR(buf);
-		if (buf[p->len - 1] != 0) {
-			kfree(buf);
+		pf = kmalloc(struct_size(pf, s, p->len), GFP_KERNEL);
+		if (!pf)
+			return -ENOMEM;
+		if (copy_from_user(pf->s, (const void __user *)p->buf, p->len)) {
+			kfree(pf);
+			return -EFAULT;
+		}
+		if (pf->s[p->len - 1] != 0) {
+			kfree(pf);
 			return -EINVAL;
 		}
+		pf->len = p->len;
 	}
 	mutex_lock(&tr->prefix_lock);
-	kfree(tr->prefixes);
-	tr->prefixes = buf;
-	WRITE_ONCE(tr->prefixes_len, p->len);
+	old = rcu_replace_pointer(tr->prefixes, pf, lockdep_is_held(&tr->prefix_lock));
 	mutex_unlock(&tr->prefix_lock);
+	if (old)
+		kfree_rcu(old, rcu);
 	return 0;
 }
 
@@ -1303,8 +1385,11 @@ static long kmv_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 			.abi_version = KMVIEW_ABI_VERSION,
 			.tracers = atomic_read(&kmv_ntracers),
 			.tasks = atomic_read(&kmv_ntasks),
-			.filtered = atomic64_read(&kmv_filtered),
 		};
+		int cpu;
+
+		for_each_possible_cpu(cpu)
+			info.filtered += per_cpu(kmv_filtered, cpu);
 
 		return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;
 	}

@@ -17,8 +17,17 @@
 # reverse order in odd rounds). BENCH lines give the median (seconds, wall time from
 # /proc/uptime) and its ratio to native's median, BENCHRUN lines every run, BENCHCHECK whether
 # the view printed what native did, BENCHSTOPS the stops per run (umview --stats) on the small
-# tree. KMVIEW_BENCH_ROWS="true find-big find-big-pair stat-loop ls-lR-small ls-lR-big stops"
+# tree. KMVIEW_BENCH_ROWS="micro true find-big find-big-pair stat-loop ls-lR-small ls-lR-big stops"
 # picks rows (default all). TCG timings: only the ratios mean anything, roughly.
+#   micro            /kmbench KIND N (timed inside the process: no start-up): ns per call of
+#                    getppid (no tracer asks for it) and of path and descriptor calls outside the
+#                    view, natively and under kmview with the prefilter, KMVIEW_BENCH_MICRO_ROUNDS
+#                    rounds (default 5) of KMVIEW_BENCH_MICRO_N calls (default 20000), and the
+#                    whole `find /bench` (wall time, start-up included); KMVIEW_BENCH_MICRO_KINDS
+#                    picks (getppid stat-abs stat-rel fstat-empty open-rel getdents find). With
+#                    /kmview-base.ko in the guest (run-qemu-tests with KMVIEW_BENCH_BASELINE=REV)
+#                    each round runs under both modules, swapped by rmmod/insmod: BENCHMICRO
+#                    lines give medians per module, engine and call.
 b=$(cat /umview-build)
 [ -f /guest-env ] && . /guest-env
 rounds=${KMVIEW_BENCH_ROUNDS:-3}
@@ -127,6 +136,58 @@ stops() {  # LABEL CMD...
 find=/usr/bin/find ls=/usr/bin/ls true=/usr/bin/true
 want() { case " ${KMVIEW_BENCH_ROWS:-all} " in *" all "* | *" $1 "*) return 0 ;; esac; return 1; }
 all4="native ptrace kmview kmview-prefilter"
+# Per-call cost, timed inside the process (kmbench), native and under kmview+prefilter; under
+# the baseline module (/kmview-base.ko) too when there is one, alternating within each round.
+micro() {
+  n=${KMVIEW_BENCH_MICRO_N:-20000}
+  kinds=${KMVIEW_BENCH_MICRO_KINDS:-getppid stat-abs stat-rel fstat-empty open-rel getdents find}
+  mods=cur
+  [ -f /kmview-base.ko ] && mods="base cur"
+  all=""
+  r=0
+  while [ $r -lt "${KMVIEW_BENCH_MICRO_ROUNDS:-5}" ]; do
+    order=$mods
+    [ $((r % 2)) = 1 ] && order=$(echo "$mods" | tr ' ' '\n' | sed -n '1!G;h;$p' | tr '\n' ' ')
+    for m in $order; do
+      if [ "$mods" != cur ]; then  # swap the modules (no tracer is open between runs)
+        rmmod kmview 2>/dev/null
+        rmmod kmview_base 2>/dev/null
+        if [ $m = base ]; then insmod /kmview-base.ko; else insmod /kmview.ko; fi || echo "BENCHMICRO insmod $m failed"
+      fi
+      for k in $kinds; do
+        for e in native kmview-prefilter; do
+          if [ "$k" = find ]; then  # the whole of find /bench, start-up included (wall, s)
+            t=$(run_engine $e $find /bench)
+            echo "BENCHMICRORUN $m $e find round $r: ${t}s"
+          else
+            case $e in
+              native) set -- /kmbench "$k" "$n" /bench/a0/b0 ;;
+              *) set -- "$b/umview" -e kmview -p "$view,prefilter=on" -- /kmbench "$k" "$n" /bench/a0/b0 ;;
+            esac
+            t=$("$@" 2>/dev/null | awk '{ print $3 }')
+            echo "BENCHMICRORUN $m $e $k round $r: ${t}ns"
+          fi
+          all="$all $m/$e/$k=$t"
+        done
+      done
+    done
+    r=$((r + 1))
+  done
+  if [ "$mods" != cur ]; then rmmod kmview_base 2>/dev/null; lsmod | grep -q '^kmview ' || insmod /kmview.ko; fi
+  for k in $kinds; do
+    unit=ns/call
+    [ "$k" = find ] && unit="s, find /bench"
+    line="BENCHMICRO $k ($unit, median [min-max] of ${KMVIEW_BENCH_MICRO_ROUNDS:-5}):"
+    for m in $mods; do
+      for e in native kmview-prefilter; do
+        v=$(echo "$all" | tr ' ' '\n' | sed -n "s|^$m/$e/$k=||p" | grep . | sort -n)
+        line="$line $m/$e $(echo "$v" | median) [$(echo "$v" | head -1)-$(echo "$v" | tail -1)]"
+      done
+    done
+    echo "$line"
+  done
+}
+want micro && micro
 want stops && stops "find-lsbench" $find /lsbench
 want stops && stops "ls-lR-lsbench" $ls -lR /lsbench
 loop='i=0; while [ $i -lt 2000 ]; do [ -e "$0" ]; i=$((i + 1)); done'

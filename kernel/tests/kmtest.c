@@ -440,6 +440,41 @@ static int test_marked_bitmap(void) {
   return 0;
 }
 
+// The fast path (calls no tracer asks for run without the hook): a bitmap change reaches a
+// tracee that was running unhooked calls, and closing the tracer while the tracee runs them (the
+// RCU-read list of tracers changing under it) kills it.
+static int t_fast_path(void* a) {
+  int* pipes = a;  // [0..1]: ready (tracee -> tracer), [2..3]: go (tracer -> tracee)
+  char c = 'r';
+  for (int i = 0; i < 1000; i++) TRACEE_CHECK(syscall(SYS_getppid) == getppid());
+  TRACEE_CHECK(write(pipes[1], &c, 1) == 1);
+  TRACEE_CHECK(read(pipes[2], &c, 1) == 1);
+  TRACEE_CHECK(syscall(SYS_getppid) == 4242);  // now in the bitmap: skipped with 4242
+  for (;;) syscall(SYS_gettid);                // unhooked until the tracer closes
+}
+static int test_fast_path(void) {
+  int fd = tracer(NULL, 0, 0), pipes[4];
+  CHECK(fd >= 0 && pipe(pipes) == 0 && pipe(pipes + 2) == 0);
+  pid_t p = spawn(&fd, 1, t_fast_path, pipes);
+  char c;
+  CHECK(read(pipes[0], &c, 1) == 1);
+  struct kmview_config cfg = {0};
+  cfg.bitmap[SYS_getppid / 64] |= 1ULL << (SYS_getppid % 64);
+  CHECK(ioctl(fd, KMVIEW_IOC_CONFIG, &cfg) == 0);
+  CHECK(write(pipes[3], &c, 1) == 1);
+  struct kmview_event ev = next_stop(fd);
+  CHECK(ev.type == KMVIEW_EV_SYSCALL_ENTRY && ev.nr == SYS_getppid && ev.tid == p);
+  CHECK(reply(fd, &ev, KMVIEW_SKIP, 4242) == 0);
+  usleep(200000);  // the tracee spins on gettid
+  close(fd);
+  int st;
+  CHECK(waitpid(p, &st, 0) == p);
+  snprintf(why, sizeof why, "tracee status 0x%x", st);
+  CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+  for (int i = 0; i < 4; i++) close(pipes[i]);
+  return 0;
+}
+
 // ---- process events ---------------------------------------------------------------------
 
 static void* thread_fn(void* a) { return (void*)(intptr_t)syscall(SYS_getppid); }
@@ -664,6 +699,7 @@ int main(int argc, char** argv) {
       {"filter_path_prefix", test_path_prefilter},
       {"filter_fd_prefix", test_fd_prefilter},
       {"filter_marked_bitmap", test_marked_bitmap},
+      {"filter_fast_path_bitmap_change_and_close", test_fast_path},
       {"events_thread_fork_exec_exit", test_family_events},
       {"nesting_two_tracers", test_nesting},
       {"safety_close_kills_tracees", test_close_kills},

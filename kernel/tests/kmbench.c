@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kmbench: per-call cost of system calls, timed inside the process (so umview's start-up is not
+ * counted). Used by bench.sh's "micro" row, natively and under umview in one guest run.
+ *   kmbench KIND N [DIR]
+ * KIND: getppid (a call no tracer asks for), stat-abs (stat of DIR/f0 by absolute path),
+ * stat-rel (newfstatat(dirfd of DIR, "f0")), fstat-empty (newfstatat(fd, "", AT_EMPTY_PATH):
+ * glibc's fstat), open-rel (openat(dirfd, "f0") + close), getdents (lseek + getdents64 on DIR).
+ * Prints "KIND N ns/call". DIR defaults to /etc. Bad arguments: one line, exit 2.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_ns(void) {
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+int main(int argc, char **argv) {
+  const char *kind, *dir = argc > 3 ? argv[3] : "/etc";
+  char path[4096], dents[4096];
+  struct stat st;
+  long n, i;
+  int dfd, fd;
+  double t0, t1;
+
+  if (argc < 3 || (n = strtol(argv[2], NULL, 10)) <= 0) {
+    fprintf(stderr,
+            "usage: kmbench getppid|stat-abs|stat-rel|fstat-empty|open-rel|getdents N [DIR]\n");
+    return 2;
+  }
+  kind = argv[1];
+  snprintf(path, sizeof(path), "%s/f0", dir);
+  dfd = open(dir, O_RDONLY | O_DIRECTORY);
+  fd = open(path, O_RDONLY);
+  if (dfd < 0 || fd < 0) {
+    fprintf(stderr, "kmbench: %s needs a directory holding f0\n", dir);
+    return 2;
+  }
+  t0 = now_ns();
+  for (i = 0; i < n; i++) {
+    if (!strcmp(kind, "getppid"))
+      syscall(SYS_getppid);
+    else if (!strcmp(kind, "stat-abs"))
+      syscall(SYS_newfstatat, AT_FDCWD, path, &st, 0);
+    else if (!strcmp(kind, "stat-rel"))
+      syscall(SYS_newfstatat, dfd, "f0", &st, 0);
+    else if (!strcmp(kind, "fstat-empty"))
+      syscall(SYS_newfstatat, fd, "", &st, AT_EMPTY_PATH);
+    else if (!strcmp(kind, "open-rel"))
+      close(openat(dfd, "f0", O_RDONLY));
+    else if (!strcmp(kind, "getdents")) {
+      lseek(dfd, 0, SEEK_SET);
+      syscall(SYS_getdents64, dfd, dents, sizeof(dents));
+    } else {
+      fprintf(stderr, "kmbench: unknown kind '%s'\n", kind);
+      return 2;
+    }
+  }
+  t1 = now_ns();
+  printf("%s %ld %.0f ns/call\n", kind, n, (t1 - t0) / n);
+  return 0;
+}
