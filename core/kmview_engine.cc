@@ -105,6 +105,7 @@ struct Task {
 
 class KmviewEngine final : public Engine {
  public:
+  explicit KmviewEngine(int dev) : dev_(dev) {}
   ~KmviewEngine() override {
     if (dev_ >= 0) close(dev_);
   }
@@ -242,9 +243,8 @@ bool KmviewEngine::Start(const std::vector<std::string>& argv, const std::vector
                          const EngineConfig& config, std::string* error) {
   config_ = config;
   counters_.assign(KMVIEW_NR_BITMAP, {});
-  dev_ = open(KMVIEW_DEVICE, O_RDWR | O_CLOEXEC | O_NONBLOCK);
   if (dev_ < 0) {
-    *error = std::string(KMVIEW_DEVICE ": ") + strerror(errno);
+    *error = KMVIEW_DEVICE " is not open";
     return false;
   }
   if (!Configure(config, error)) return false;
@@ -512,6 +512,7 @@ void KmviewEngine::OnEntry(const kmview_event& ev) {
       Reply(ev, KMVIEW_RUN_REPORT_EXIT, 0, &stop.state);
       return;
     case EntryOutcome::kRunNoExit:
+    case EntryOutcome::kDefer:  // never returned here: this engine does not offer deferral
       Reply(ev, KMVIEW_RUN, 0, &stop.state);
       return;
   }
@@ -542,28 +543,28 @@ void KmviewEngine::OnExit(const kmview_event& ev) {
 
 }  // namespace
 
-bool KmviewUsable(std::string* why) {
-  int fd = open(KMVIEW_DEVICE, O_RDWR | O_CLOEXEC);
+int OpenKmview(std::string* why) {
+  int fd = open(KMVIEW_DEVICE, O_RDWR | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     *why = std::string(KMVIEW_DEVICE ": ") + strerror(errno);
-    return false;
+    return -1;
   }
   kmview_info info{};
-  int r = ioctl(fd, KMVIEW_IOC_INFO, &info);
-  close(fd);
-  if (r != 0) {
+  if (ioctl(fd, KMVIEW_IOC_INFO, &info) != 0) {
     *why = std::string("ioctl(" KMVIEW_DEVICE ", KMVIEW_IOC_INFO): ") + strerror(errno);
-    return false;
+    close(fd);
+    return -1;
   }
   // ABI 2 only added to 1 (descriptor prefilter, marked bitmap): the engine does without them.
   if (info.abi_version < 1 || info.abi_version > KMVIEW_ABI_VERSION) {
     *why = "/dev/kmview speaks ABI " + std::to_string(info.abi_version) + ", this umview " +
            std::to_string(KMVIEW_ABI_VERSION);
-    return false;
+    close(fd);
+    return -1;
   }
-  return true;
+  return fd;
 }
 
-std::unique_ptr<Engine> MakeKmviewEngine() { return std::make_unique<KmviewEngine>(); }
+std::unique_ptr<Engine> MakeKmviewEngine(int dev) { return std::make_unique<KmviewEngine>(dev); }
 
 }  // namespace umview

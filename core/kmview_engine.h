@@ -9,9 +9,12 @@
 
 namespace umview {
 
-// True if /dev/kmview can be opened and speaks our ABI; else false with *why (one line).
-bool KmviewUsable(std::string* why);
+// /dev/kmview opened, if it speaks our ABI (the descriptor, to give to MakeKmviewEngine); else -1
+// with *why (one line).
+int OpenKmview(std::string* why);
 
-std::unique_ptr<Engine> MakeKmviewEngine();
+// An engine over the descriptor of OpenKmview, which it owns from now on. One open per run: each
+// open file is a tracer to the module, and the first one registers its system call probe.
+std::unique_ptr<Engine> MakeKmviewEngine(int dev);
 
 }  // namespace umview

@@ -320,8 +320,9 @@ int Main(int argc, char** argv) {
   std::unique_ptr<Engine> engine;
   if (cl.engine == "kmview" || cl.engine == "auto") {
     std::string why;
-    if (KmviewUsable(&why)) {
-      engine = MakeKmviewEngine();
+    int dev = OpenKmview(&why);
+    if (dev >= 0) {
+      engine = MakeKmviewEngine(dev);
     } else if (cl.engine == "kmview") {
       fprintf(stderr, "umview: engine 'kmview' needs the kmview kernel module (%s)\n", why.c_str());
       return 2;

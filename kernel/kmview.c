@@ -466,6 +466,22 @@ static bool kmv_above_prefix(const struct kmv_prefixes *pf, const char *path)
 }
 
 /*
+ * The task's cwd, without a reference: valid until rcu_read_unlock (dentries and mounts are freed
+ * a grace period after their last put), enough for d_path. Takes no lock, so the filters can run
+ * where they may not sleep.
+ */
+static void kmv_pwd_rcu(struct path *pwd)
+{
+	struct fs_struct *fs = current->fs;
+	unsigned int seq;
+
+	do {
+		seq = read_seqcount_begin(&fs->seq);
+		*pwd = fs->pwd;
+	} while (read_seqcount_retry(&fs->seq, seq));
+}
+
+/*
  * The kernel's path of base into buf (PATH_MAX), or NULL if it is not a plain path: unreachable
  * from the task's root, removed, or a pseudo file ("pipe:[...]"). d_path's paths are normalized.
  */
@@ -504,21 +520,60 @@ static char *kmv_relative_base(const struct path *base, long n, char *buf)
 }
 
 /*
+ * Copies the user string at up, NUL included, into buf (PATH_MAX bytes): its length, or -1 if
+ * it faults or does not fit. Not strncpy_from_user: with hardened usercopy (Debian's kernels)
+ * that checks the whole PATH_MAX destination against its slab object on every call, which cost
+ * more than all the rest of the prefilter on a short path (counted with qemu -icount).
+ */
+static long kmv_copy_path(char *buf, const char __user *up)
+{
+	unsigned long addr = (unsigned long)up;
+	long max = PATH_MAX, i;
+
+	if (addr >= TASK_SIZE_MAX)
+		return -1;
+	if (TASK_SIZE_MAX - addr < max)
+		max = TASK_SIZE_MAX - addr;
+	if (!user_read_access_begin(up, max))
+		return -1;
+	for (i = 0; i < max; i++) {
+		char c;
+
+		unsafe_get_user(c, up + i, fault);
+		buf[i] = c;
+		if (!c) {
+			user_read_access_end();
+			return i;
+		}
+	}
+fault:
+	user_read_access_end();
+	return -1;
+}
+
+/*
  * True if the path in (dirfd, path) may lie under one of tr's prefixes. Lexical: absolute paths
  * are compared as given; relative ones are appended to the kernel's path of the cwd or dirfd
  * unless they hold "..". Whatever cannot be decided cheaply (unreadable path, AT_EMPTY_PATH,
  * "..", a dirfd that is not open) counts as inside.
  */
 static bool kmv_path_inside(struct kmv_tracer *tr, const struct pt_regs *regs, int dirfd_arg,
-			    int path_arg, char *buf, char *base_buf)
+			    int path_arg, char *buf, char *base_buf, bool atomic)
 {
 	const char __user *up = (const char __user *)kmv_arg(regs, path_arg);
-	long n = strncpy_from_user(buf, up, PATH_MAX);
+	long n;
 	const struct kmv_prefixes *pf;
 	char *full = buf;
 	bool inside;
 
-	if (n < 0 || n >= PATH_MAX)
+	if (atomic) { /* a page fault would sleep: leave such a path to the call's hook */
+		pagefault_disable();
+		n = kmv_copy_path(buf, up);
+		pagefault_enable();
+	} else {
+		n = kmv_copy_path(buf, up);
+	}
+	if (n < 0)
 		return true;
 	if (kmv_has_dotdot(buf))
 		return true;
@@ -529,9 +584,10 @@ static bool kmv_path_inside(struct kmv_tracer *tr, const struct pt_regs *regs, i
 		size_t blen;
 
 		if (dfd == AT_FDCWD) {
-			get_fs_pwd(current->fs, &base);
+			rcu_read_lock();
+			kmv_pwd_rcu(&base);
 			b = kmv_relative_base(&base, n, base_buf);
-			path_put(&base);
+			rcu_read_unlock();
 		} else {
 			/* The descriptor's reference keeps f_path alive: no path_get needed. */
 			struct fd f = fdget(dfd);
@@ -574,9 +630,10 @@ static bool kmv_fd_wanted(struct kmv_tracer *tr, const struct pt_regs *regs, lon
 	if (cwd) {
 		struct path obj;
 
-		get_fs_pwd(current->fs, &obj);
+		rcu_read_lock();
+		kmv_pwd_rcu(&obj);
 		b = kmv_plain_object(&obj) ? kmv_base_path(&obj, buf) : NULL;
-		path_put(&obj);
+		rcu_read_unlock();
 	} else {
 		/* The descriptor's reference keeps f_path alive: no path_get needed. */
 		struct fd f = fdget((int)regs->di);
@@ -612,38 +669,50 @@ static char *kmv_pathbuf(struct kmv_task *kt)
 	return kt->pathbuf;
 }
 
+/*
+ * Do att's prefilters let call nr of kt's task run unseen (its path or descriptor lies outside
+ * every prefix)? False when they cannot tell. atomic: called where sleeping is not allowed
+ * (kmv_ftrace): a path that would need a page fault to read, or a first call without the task's
+ * buffers, is left to the hook (which asks again, and may sleep).
+ */
+static bool kmv_prefilter_outside(struct kmv_task *kt, struct kmv_att *att,
+				  const struct pt_regs *regs, long nr, bool atomic)
+{
+	struct kmv_tracer *tr = att->tr;
+	struct kmv_path_args pa;
+	char *buf;
+	int i;
+
+	if (!rcu_access_pointer(tr->prefixes))
+		return false;
+	if (test_bit(nr, tr->fd_bitmap)) {
+		buf = atomic ? kt->pathbuf : kmv_pathbuf(kt);
+		return buf && !kmv_fd_wanted(tr, regs, nr, buf);
+	}
+	if (!kmv_path_call(nr, &pa))
+		return false;
+	buf = atomic ? kt->pathbuf : kmv_pathbuf(kt);
+	if (!buf)
+		return false;
+	for (i = 0; i < 2 && pa.path[i] >= 0; i++)
+		if (kmv_path_inside(tr, regs, pa.dirfd[i], pa.path[i], buf, buf + PATH_MAX, atomic))
+			return false;
+	return true;
+}
+
 /* Does att's tracer want an entry event for this call of kt's task? May sleep. */
 static bool kmv_wants(struct kmv_task *kt, struct kmv_att *att, const struct pt_regs *regs,
 		      long nr)
 {
-	struct kmv_tracer *tr = att->tr;
-	struct kmv_path_args pa;
-	bool inside = false;
-	char *buf;
-	int i;
-
 	if (nr < 0 || nr >= KMVIEW_NR_BITMAP)
 		return true;
 	if (!kmv_bit_wanted(att, nr))
 		return false;
-	if (!rcu_access_pointer(tr->prefixes))
-		return true;
-	if (test_bit(nr, tr->fd_bitmap)) {
-		buf = kmv_pathbuf(kt);
-		inside = !buf || kmv_fd_wanted(tr, regs, nr, buf);
-	} else if (kmv_path_call(nr, &pa)) {
-		buf = kmv_pathbuf(kt);
-		if (!buf)
-			return true;
-		for (i = 0; i < 2 && pa.path[i] >= 0 && !inside; i++)
-			inside = kmv_path_inside(tr, regs, pa.dirfd[i], pa.path[i], buf,
-						 buf + PATH_MAX);
-	} else {
-		return true;
-	}
-	if (!inside)
+	if (kmv_prefilter_outside(kt, att, regs, nr, false)) {
 		this_cpu_inc(kmv_filtered);
-	return inside;
+		return false;
+	}
+	return true;
 }
 
 /* ---- the system call path --------------------------------------------------------------- */
@@ -680,10 +749,23 @@ static void kmv_scratch(struct kmv_att *att, struct kmview_event *ev)
 	ev->scratch_size = tr->scratch_size;
 }
 
+/*
+ * Runs call nr. Never as a tail call: kmv_ftrace lets the call through only because its caller
+ * is this module; a jump would leave the caller's caller as parent_ip, and the call would be
+ * redirected here again, forever.
+ */
+static long kmv_call_real(const struct pt_regs *regs, unsigned int nr)
+{
+	long ret = real_x64_sys_call(regs, nr);
+
+	barrier();
+	return ret;
+}
+
 static long kmv_run(struct pt_regs *regs, long nr)
 {
 	if (nr >= 0 && nr < NR_syscalls)
-		return real_x64_sys_call(regs, nr);
+		return kmv_call_real(regs, nr);
 	return -ENOSYS;
 }
 
@@ -820,7 +902,7 @@ static long kmv_x64_sys_call(const struct pt_regs *cregs, unsigned int nr, struc
 	if (WARN_ON_ONCE(!kt || kt->task != current)) { /* cannot happen: kmv_ftrace's lookup */
 		if (kt)
 			kmv_task_put(kt);
-		return real_x64_sys_call(cregs, nr);
+		return kmv_call_real(cregs, nr);
 	}
 	real_nr = kt->oot_nr;
 	if (real_nr) { /* turned into getpid by kmv_on_sys_enter */
@@ -875,15 +957,20 @@ static void kmv_sys_enter_put(void)
 }
 
 /*
- * Under RCU, not sleeping: has the hook any work for call nr of kt's task? Only if a tracer's
- * bitmap asks for nr (as the call comes in: a tracer can change the number only at a stop), nr
- * is beyond the bitmaps, nr stands for a call beyond the table (oot_nr), or nr makes a process
- * or thread (the fork tracepoint reports the clone flags the hook saw). Otherwise the call runs
- * as if untraced: no redirection, no reference, no lock.
+ * Under RCU, not sleeping: has the hook any work for call nr of kt's task (registers regs)? Only
+ * if a tracer's bitmap asks for nr (as the call comes in: a tracer can change the number only at
+ * a stop) and its prefilters do not let the call through, nr is beyond the bitmaps, nr stands for
+ * a call beyond the table (oot_nr), or nr makes a process or thread (the fork tracepoint reports
+ * the clone flags the hook saw). Otherwise the call runs as if untraced: no redirection, no
+ * reference, no lock. With the prefilters deciding here a filtered call costs a lookup, the
+ * path's copy and compare (and a d_path for relative and descriptor calls), without the
+ * redirection, the references and the second pass through ftrace of the hook.
  */
-static bool notrace kmv_hook_needed(struct kmv_task *kt, unsigned int nr)
+static bool notrace kmv_hook_needed(struct kmv_task *kt, const struct pt_regs *regs,
+				    unsigned int nr)
 {
 	struct kmv_att *att;
+	bool filtered = false;
 
 	if (nr >= KMVIEW_NR_BITMAP || READ_ONCE(kt->oot_nr))
 		return true;
@@ -891,9 +978,17 @@ static bool notrace kmv_hook_needed(struct kmv_task *kt, unsigned int nr)
 	case __NR_clone: case __NR_clone3: case __NR_fork: case __NR_vfork:
 		return true;
 	}
-	list_for_each_entry_rcu(att, &kt->atts, task_node)
-		if (!READ_ONCE(att->tr->closed) && kmv_bit_wanted(att, nr))
+	list_for_each_entry_rcu(att, &kt->atts, task_node) {
+		if (READ_ONCE(att->tr->closed) || !kmv_bit_wanted(att, nr))
+			continue;
+		/* Wanted by number: the prefilters decide here when they can, so that a call
+		 * outside every view is not redirected at all. */
+		if (!kmv_prefilter_outside(kt, att, regs, nr, true))
 			return true;
+		filtered = true;
+	}
+	if (filtered)
+		this_cpu_inc(kmv_filtered);
 	return false;
 }
 
@@ -909,7 +1004,9 @@ static void notrace kmv_ftrace(unsigned long ip, unsigned long parent_ip, struct
 		return;
 	rcu_read_lock();
 	kt = kmv_find(current);
-	if (kt && kmv_hook_needed(kt, (unsigned int)regs->si) && refcount_inc_not_zero(&kt->ref)) {
+	/* x64_sys_call(regs, nr): the call's registers in rdi, its number in rsi. */
+	if (kt && kmv_hook_needed(kt, (const struct pt_regs *)regs->di, (unsigned int)regs->si) &&
+	    refcount_inc_not_zero(&kt->ref)) {
 		regs->dx = (unsigned long)kt;
 		regs->ip = (unsigned long)kmv_x64_sys_call;
 	}

@@ -13,11 +13,17 @@
 #   ls -lR big       GNU ls -lR on /bench, native and kmview with the prefilter only
 #   find big pair    native and kmview with the prefilter only, KMVIEW_BENCH_PAIR_ROUNDS rounds
 #                    (default 7)
+#   exact            each command timed to the ns by `kmbench run` (start-up included), meant for
+#                    a guest whose clock counts instructions (run-qemu-tests with
+#                    KMVIEW_QEMU_ICOUNT=0: 1 ns = 1 instruction, the host's load does not count, one
+#                    round is enough): /usr/bin/true natively, `umview --version`, umview with no
+#                    plugin on each engine, the view on each engine, then find /bench and ls -lR
+#                    /bench natively, with kmview+prefilter and with ptrace. BENCHEXACT lines.
 # Each row runs KMVIEW_BENCH_ROUNDS times (default 3), the engines alternating within a round (in
 # reverse order in odd rounds). BENCH lines give the median (seconds, wall time from
 # /proc/uptime) and its ratio to native's median, BENCHRUN lines every run, BENCHCHECK whether
 # the view printed what native did, BENCHSTOPS the stops per run (umview --stats) on the small
-# tree. KMVIEW_BENCH_ROWS="micro true find-big find-big-pair stat-loop ls-lR-small ls-lR-big stops"
+# tree. KMVIEW_BENCH_ROWS="micro true find-big find-big-pair stat-loop ls-lR-small ls-lR-big stops exact"
 # picks rows (default all). TCG timings: only the ratios mean anything, roughly.
 #   micro            /kmbench KIND N (timed inside the process: no start-up): ns per call of
 #                    getppid (no tracer asks for it) and of path and descriptor calls outside the
@@ -188,6 +194,42 @@ micro() {
   done
 }
 want micro && micro
+
+# Exact timings (see "exact" above): the median of KMVIEW_BENCH_ROUNDS runs of each, and ratios.
+exact() {
+  all=""
+  r=0
+  while [ $r -lt "$rounds" ]; do
+    for c in "true|native|$true" "version|umview|$b/umview --version" \
+      "true|umview-ptrace|$b/umview -e ptrace -- $true" "true|umview-kmview|$b/umview -e kmview -- $true" \
+      "true|ptrace|$b/umview -e ptrace -p $view -- $true" \
+      "true|kmview-prefilter|$b/umview -e kmview -p $view,prefilter=on -- $true" \
+      "find|native|$find /bench" "find|kmview-prefilter|$b/umview -e kmview -p $view,prefilter=on -- $find /bench" \
+      "find|kmview|$b/umview -e kmview -p $view -- $find /bench" \
+      "find|ptrace|$b/umview -e ptrace -p $view -- $find /bench" \
+      "ls-lR|native|$ls -lR /bench" "ls-lR|kmview-prefilter|$b/umview -e kmview -p $view,prefilter=on -- $ls -lR /bench"; do
+      label=${c%%|*} rest=${c#*|}
+      engine=${rest%%|*} cmd=${rest#*|}
+      # shellcheck disable=SC2086
+      t=$(/kmbench run $cmd | awk '{ print $2 }')
+      echo "BENCHEXACTRUN $label $engine round $r: $t ns"
+      all="$all $label/$engine=$t"
+    done
+    r=$((r + 1))
+  done
+  for label in true version find ls-lR; do
+    line="BENCHEXACT $label (ns, median of $rounds):"
+    n=""
+    for engine in native umview umview-ptrace umview-kmview ptrace kmview kmview-prefilter; do
+      v=$(echo "$all" | tr ' ' '\n' | sed -n "s|^$label/$engine=||p" | median)
+      [ -z "$v" ] && continue
+      [ "$engine" = native ] && n=$v
+      line="$line $engine $v$(echo "$v $n" | awk '$2 > 0 { printf " (x%.3f)", $1 / $2 }')"
+    done
+    echo "$line"
+  done
+}
+want exact && exact
 want stops && stops "find-lsbench" $find /lsbench
 want stops && stops "ls-lR-lsbench" $ls -lR /lsbench
 loop='i=0; while [ $i -lt 2000 ]; do [ -e "$0" ]; i=$((i + 1)); done'
