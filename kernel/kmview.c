@@ -392,16 +392,31 @@ static void kmv_set_arg(struct pt_regs *regs, int i, u64 v)
 	}
 }
 
-static bool kmv_has_dotdot(const char *p)
+/*
+ * One pass over a path: -1 if it has a ".." component, else 1 if kmv_normalize would change it
+ * (an empty or "." component, a trailing "/"), else 0 (most paths: no second pass).
+ */
+static int kmv_scan_path(const char *p)
 {
+	int norm = 0;
+
+	if (*p == '/')
+		p++;
 	while (*p) {
-		if (p[0] == '.' && p[1] == '.' && (p[2] == '/' || p[2] == 0))
-			return true;
-		p = strchrnul(p, '/');
-		while (*p == '/')
+		if (*p == '/') { /* an empty component */
+			norm = 1;
 			p++;
+			continue;
+		}
+		if (p[0] == '.' && (p[1] == '/' || !p[1]))
+			norm = 1;
+		else if (p[0] == '.' && p[1] == '.' && (p[2] == '/' || !p[2]))
+			return -1;
+		p = strchrnul(p, '/');
+		if (*p == '/' && !*++p)
+			norm = 1; /* a trailing "/" */
 	}
-	return false;
+	return norm;
 }
 
 /*
@@ -565,6 +580,7 @@ static bool kmv_path_inside(struct kmv_tracer *tr, const struct pt_regs *regs, i
 	const struct kmv_prefixes *pf;
 	char *full = buf;
 	bool inside;
+	int scan;
 
 	if (atomic) { /* a page fault would sleep: leave such a path to the call's hook */
 		pagefault_disable();
@@ -575,7 +591,8 @@ static bool kmv_path_inside(struct kmv_tracer *tr, const struct pt_regs *regs, i
 	}
 	if (n < 0)
 		return true;
-	if (kmv_has_dotdot(buf))
+	scan = kmv_scan_path(buf);
+	if (scan < 0)
 		return true;
 	if (buf[0] != '/') {
 		int dfd = dirfd_arg >= 0 ? (int)kmv_arg(regs, dirfd_arg) : AT_FDCWD;
@@ -606,8 +623,11 @@ static bool kmv_path_inside(struct kmv_tracer *tr, const struct pt_regs *regs, i
 		base_buf[blen] = '/';
 		memcpy(base_buf + blen + 1, buf, n + 1);
 		full = base_buf;
+		if (blen == 1 || n == 0) /* "/" + "/" + path, or base + "/" */
+			scan = 1;
 	}
-	kmv_normalize(full);
+	if (scan)
+		kmv_normalize(full);
 	rcu_read_lock();
 	pf = rcu_dereference(tr->prefixes);
 	inside = !pf || kmv_in_prefixes(pf, full);
