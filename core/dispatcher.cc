@@ -17,6 +17,7 @@
 
 #include "core/crash_report.h"
 #include "core/log.h"
+#include "core/notify_prefilter.h"
 #include "core/path.h"
 
 namespace umview {
@@ -439,6 +440,18 @@ EngineConfig Dispatcher::MakeEngineConfig() const {
       continue;
     }
     c.fd_trapped.push_back(s->nr);
+  }
+  // The calls a path prefilter may decide, when the plugins declared one.
+  std::vector<std::string> prefixes;
+  if (!c.trap_all && PathPrefixes(&prefixes)) {
+    const std::vector<int> fd_calls = PrefilterFdCalls();
+    for (int nr : c.trapped) {
+      PrefilterPathArgs pa;
+      if (PrefilterPathCall(nr, &pa) ||
+          std::find(fd_calls.begin(), fd_calls.end(), nr) != fd_calls.end()) {
+        c.prefiltered.push_back(nr);
+      }
+    }
   }
   return c;
 }

@@ -126,6 +126,10 @@ struct EngineConfig {
   std::string initial_cwd;
   // Calls trapped, in addition to `trapped`, in processes holding virtual descriptors.
   std::vector<int> fd_trapped;
+  // Calls among `trapped` the client's path prefilter may decide (EngineClient::PathPrefixes,
+  // PrefilterFdCalls): the ptrace engine routes them through seccomp user notification
+  // (notify_prefilter.h). Empty: none.
+  std::vector<int> prefiltered;
   // The signal state the command starts with: what umview itself inherited (so `nohup umview`
   // protects the command), whatever umview changed for itself.
   std::vector<int> ignored_signals;
@@ -134,9 +138,10 @@ struct EngineConfig {
 
 // Per-syscall stop counters, by outcome.
 struct StopCounters {
-  uint64_t entry_only = 0;  // kRunNoExit
-  uint64_t entry_exit = 0;  // kRunReportExit
-  uint64_t skipped = 0;     // kSkip
+  uint64_t entry_only = 0;   // kRunNoExit
+  uint64_t entry_exit = 0;   // kRunReportExit
+  uint64_t skipped = 0;      // kSkip
+  uint64_t prefiltered = 0;  // let run by a path prefilter without a stop, where counted
 };
 
 class Engine {

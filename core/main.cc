@@ -188,22 +188,31 @@ void PrintStats(const Engine& engine) {
   const auto& c = engine.counters();
   std::vector<std::pair<uint64_t, int>> order;
   uint64_t total = 0;
+  uint64_t prefiltered = 0;
   for (size_t i = 0; i < c.size(); ++i) {
     uint64_t n = c[i].entry_only + c[i].entry_exit + c[i].skipped;
-    if (n) order.push_back({n, static_cast<int>(i)});
+    if (n || c[i].prefiltered) order.push_back({n, static_cast<int>(i)});
     total += n;
+    prefiltered += c[i].prefiltered;
   }
   std::sort(order.rbegin(), order.rend());
   fprintf(stderr, "umview: stops by system call (engine %s)\n", engine.name());
-  fprintf(stderr, "%-20s %10s %10s %10s %10s\n", "syscall", "stops", "entry", "entry+exit",
-          "skipped");
+  // "prefiltered": calls a path prefilter let run without a stop (the ptrace engine's
+  // notification prefilter); the column appears when there were any.
+  fprintf(stderr, "%-20s %10s %10s %10s %10s%s\n", "syscall", "stops", "entry", "entry+exit",
+          "skipped", prefiltered ? " prefiltered" : "");
   for (auto [n, nr] : order) {
     const SyscallInfo* s = LookupSyscall(nr);
-    fprintf(stderr, "%-20s %10llu %10llu %10llu %10llu\n", s ? s->name : "?",
+    fprintf(stderr, "%-20s %10llu %10llu %10llu %10llu", s ? s->name : "?",
             (unsigned long long)(n + c[nr].entry_exit), (unsigned long long)c[nr].entry_only,
             (unsigned long long)c[nr].entry_exit, (unsigned long long)c[nr].skipped);
+    if (prefiltered) fprintf(stderr, " %11llu", (unsigned long long)c[nr].prefiltered);
+    fputc('\n', stderr);
   }
   fprintf(stderr, "%-20s %10llu\n", "total calls", (unsigned long long)total);
+  if (prefiltered) {
+    fprintf(stderr, "%-20s %10llu\n", "prefiltered calls", (unsigned long long)prefiltered);
+  }
   // The tracer's own memory: the dispatcher's state grows with processes, descriptors and
   // paths, so its peak over the whole run is the number to watch (bench/run records it).
   if (FILE* f = fopen("/proc/self/status", "r")) {

@@ -1,14 +1,18 @@
 // The ptrace engine: PTRACE_SEIZE + a seccomp filter with SECCOMP_RET_TRACE. A trapped call costs
 // one stop when it runs without an exit report or is skipped, two when its exit is reported.
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/auxv.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/shm.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -25,6 +29,7 @@
 
 #include "core/engine.h"
 #include "core/log.h"
+#include "core/notify_prefilter.h"
 #include "core/regs.h"
 #include "core/seccomp_filter.h"
 
@@ -43,6 +48,11 @@ constexpr size_t kScratchSize = kScratchSlot * kScratchSlots;
 // refused (EPERM).
 constexpr uint64_t kScratchBase = 0x10000000;
 constexpr uint64_t kScratchEnd = kScratchBase + kScratchSize;
+
+// The kernel's "restart this call" return value (include/linux/errno.h, not exported): a call
+// that returns it is made again when the thread goes back to user mode, whatever the signal
+// handlers' SA_RESTART. The notification prefilter escalates a call with it (Escalate).
+constexpr int64_t kERestartNoIntr = 513;
 
 // Whether `r`, a memory call stopped by the guard rules, would unmap, move, replace, zero or
 // unprotect any part of the scratch area [base, base + kScratchSize) — or is a userfaultfd(),
@@ -123,6 +133,15 @@ struct Task {
   InjectKind inject_kind = InjectKind::kScratch;
   Regs saved;  // registers around an injected call
   unsigned char saved_text[Regs::kSyscallInsnLen] = {};
+  // Notification prefilter (Escalate): the escalated call the next interrupt stop is for.
+  bool escalated = false;
+  Escalation escalation{};
+  bool at_restart = false;   // stopped in an escalated call that restarts when resumed
+  bool rerun_entry = false;  // exit wanted for the re-run: its entry stop is still to come
+  // An escalated call re-run through a RET_TRACE rule (its number changed): let it pass.
+  bool rerun_traced = false;
+  long rerun_nr = -1;
+  uint64_t rerun_args[6] = {};
 };
 
 class PtraceEngine final : public Engine {
@@ -154,6 +173,11 @@ class PtraceEngine final : public Engine {
   bool BeginStackFilterInject(Task& t, const Regs& at_entry, const SyscallStop& stop);
   void FinishInject(Task& t);
   pid_t WaitNext(int* status);
+  void Escalate();
+  void HandleEscalated(Task& t);
+  void KeepNotifiedCallRestartable(Task& t);
+  void SyncPrefilterRules();
+  bool StartPrefilter(int listener_fd, pid_t child, std::string* error);
   void Gone(pid_t tid, int status);
   void ReleaseOrphans();
   SyscallStop MakeStop(Task& t, const Regs& regs);
@@ -178,6 +202,11 @@ class PtraceEngine final : public Engine {
   int deferred_n_ = 0;
   int64_t last_scan_ns_ = 0;
   static constexpr int kSignalScanMs = 50;
+  // The notification prefilter, when config.prefiltered is in force (notify_prefilter.h).
+  std::unique_ptr<NotifyPrefilter> notify_;
+  std::vector<bool> notified_;  // by number: routed to it
+  uint64_t rules_gen_ = 0;
+  bool rules_set_ = false;
 };
 
 // True if some directory of the PATH in `env` holds a file called `name`.
@@ -199,19 +228,18 @@ bool OnPath(const char* name, const std::vector<std::string>& env) {
 
 // The child side of Start(): wait for the tracer to seize us, install the filter, exec.
 [[noreturn]] void ChildExec(int sync_fd, int report_fd, const SeccompFilter& filter,
+                            const SeccompFilter* notify_filter,
                             const std::vector<std::string>& argv,
                             const std::vector<std::string>& env, const EngineConfig& config) {
   char c;
   while (read(sync_fd, &c, 1) < 0 && errno == EINTR) {
   }
-  close(sync_fd);
   if (config.need_scratch) {
     void* p = mmap(reinterpret_cast<void*>(kScratchBase), kScratchSize, PROT_READ,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
     uint64_t base = p == MAP_FAILED ? 0 : reinterpret_cast<uint64_t>(p);
     (void)!write(report_fd, &base, sizeof base);
   }
-  close(report_fd);
   // The signal state umview inherited, not the one it set up for itself.
   for (int sig = 1; sig < NSIG; ++sig) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
@@ -232,7 +260,24 @@ bool OnPath(const char* name, const std::vector<std::string>& env) {
   cargv.push_back(nullptr);
   for (const auto& e : env) cenv.push_back(const_cast<char*>(e.c_str()));
   cenv.push_back(nullptr);
-  int r = filter.empty() ? 0 : filter.Install();
+  // With the notification prefilter: its listener's number goes to the tracer, which takes a
+  // copy (pidfd_getfd) before we go on; a kernel that refuses the flags gets the plain filter.
+  int r = -EINVAL;
+  int listener = -1;
+  if (notify_filter != nullptr) {
+    r = notify_filter->Install();
+    if (r >= 0) listener = r;
+  }
+  if (r < 0) r = filter.empty() ? 0 : filter.Install();
+  if (notify_filter != nullptr) {
+    (void)!write(report_fd, &listener, sizeof listener);
+    while (read(sync_fd, &c, 1) < 0 && errno == EINTR) {
+    }
+    if (listener >= 0) close(listener);
+    r = r < 0 ? r : 0;
+  }
+  close(sync_fd);
+  close(report_fd);
   if (r != 0) {
     dprintf(2, "umview: cannot install the seccomp filter: %s\n", strerror(-r));
     _exit(126);
@@ -279,6 +324,17 @@ bool PtraceEngine::Start(const std::vector<std::string>& argv, const std::vector
   if (config.need_scratch) filter.GuardBelow(kScratchEnd);
   conditional_now_ = config.conditional;
   if (filtered && !filter.Build(error)) return false;
+  // The notification prefilter: the same filter, with the prefiltered calls notifying instead.
+  // UMVIEW_NOTIFY_PREFILTER=off keeps every call on ptrace stops (for comparing the two).
+  std::unique_ptr<SeccompFilter> notify_filter;
+  const char* np = getenv("UMVIEW_NOTIFY_PREFILTER");
+  if (filtered && !config.trap_all && !config.prefiltered.empty() &&
+      !(np != nullptr && strcmp(np, "off") == 0)) {
+    notify_filter = std::make_unique<SeccompFilter>(trapped, false, filtered, config.conditional);
+    if (config.need_scratch) notify_filter->GuardBelow(kScratchEnd);
+    notify_filter->NotifyFor(config.prefiltered);
+    if (!notify_filter->Build(error)) return false;
+  }
   if (!config.fd_trapped.empty()) {
     SeccompFilter fd_filter(config.fd_trapped, false, false);
     if (!fd_filter.Build(error)) return false;
@@ -298,7 +354,7 @@ bool PtraceEngine::Start(const std::vector<std::string>& argv, const std::vector
   if (child == 0) {
     close(sync[1]);
     close(report[0]);
-    ChildExec(sync[0], report[1], filter, argv, env, config);
+    ChildExec(sync[0], report[1], filter, notify_filter.get(), argv, env, config);
   }
   close(sync[0]);
   close(report[1]);
@@ -320,16 +376,149 @@ bool PtraceEngine::Start(const std::vector<std::string>& argv, const std::vector
   t.proc = std::make_shared<Proc>();
   // Only now may the child install the filter: RET_TRACE without a tracer fails with ENOSYS.
   (void)!write(sync[1], "g", 1);
-  close(sync[1]);
   // The child's scratch area, for rewriting the root command's own execve (before any filter:
   // nothing the child does until then stops).
   uint64_t base = 0;
-  ssize_t n;
-  while ((n = read(report[0], &base, sizeof base)) < 0 && errno == EINTR) {
+  ssize_t n = sizeof base;
+  if (config.need_scratch) {
+    while ((n = read(report[0], &base, sizeof base)) < 0 && errno == EINTR) {
+    }
   }
-  close(report[0]);
   if (n == sizeof base) t.as->base = base;
+  bool ok = true;
+  if (notify_filter) {
+    int listener = -1;
+    while ((n = read(report[0], &listener, sizeof listener)) < 0 && errno == EINTR) {
+    }
+    if (n == sizeof listener && listener >= 0) ok = StartPrefilter(listener, child, error);
+    (void)!write(sync[1], "g", 1);  // the child may close its copy and go on
+  }
+  close(sync[1]);
+  close(report[0]);
+  if (!ok) {
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, __WALL);
+    tasks_.clear();
+    return false;
+  }
   return true;
+}
+
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
+#endif
+
+// Takes a copy of the child's seccomp listener and starts the prefilter thread on it.
+bool PtraceEngine::StartPrefilter(int listener_fd, pid_t child, std::string* error) {
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, child, 0));
+  int fd = pidfd < 0 ? -1 : static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, listener_fd, 0));
+  if (pidfd >= 0) close(pidfd);
+  if (fd < 0) {
+    *error = std::string("cannot take the seccomp listener (pidfd_getfd): ") + strerror(errno);
+    return false;
+  }
+  // Linux 6.6+: the kernel wakes the prefilter thread on the tracee's CPU and the tracee on its
+  // own, as a direct hand-off (7.8 us a call here against 17 us without; PERFORMANCE.md).
+  ioctl(fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP, 0);
+  notify_ = std::make_unique<NotifyPrefilter>(fd);
+  notified_.assign(512, false);
+  for (int nr : config_.prefiltered) {
+    if (nr >= 0 && nr < 512) notified_[nr] = true;
+  }
+  return true;
+}
+
+// Hands the prefilter thread the client's current prefixes when they may have changed. Called
+// before every resume: a mount added by the call being answered (umctl load, a FUSE mount) is
+// in force before any tracee runs on.
+void PtraceEngine::SyncPrefilterRules() {
+  uint64_t gen = client_->path_prefixes_generation();
+  if (rules_set_ && gen == rules_gen_) return;
+  rules_set_ = true;
+  rules_gen_ = gen;
+  auto rules = std::make_shared<PrefilterRules>();
+  rules->active = !trap_all_now_ && client_->PathPrefixes(&rules->prefixes);
+  if (rules->active) {
+    for (int nr : client_->PrefilterFdCalls()) {
+      if (nr >= 0 && nr < 512) rules->fd_calls.set(nr);
+    }
+  }
+  notify_->SetRules(std::move(rules));
+}
+
+// The notifications the prefilter thread could not let through become ptrace stops: an
+// interrupt is queued for the thread (only the tracer thread may), then its notification is
+// answered with "restart": the call returns to user mode, where the interrupt stops it first
+// (HandleEscalated), its registers still holding the call. (A reply first could let it run on
+// before the interrupt lands.)
+void PtraceEngine::Escalate() {
+  for (const Escalation& e : notify_->TakeEscalations()) {
+    Task& t = GetTask(e.tid);
+    t.escalated = true;
+    t.escalation = e;
+    if (ptrace(PTRACE_INTERRUPT, e.tid, nullptr, nullptr) != 0 ||
+        !notify_->Reply(e.id, -kERestartNoIntr)) {
+      t.escalated = false;  // killed meanwhile: its exit is reported by waitpid
+    }
+  }
+}
+
+// The interrupt stop of an escalated call: the plugins decide it here as at a seccomp stop.
+void PtraceEngine::HandleEscalated(Task& t) {
+  t.escalated = false;
+  Regs regs;
+  if (regs.Fetch(t.tid) != 0) return;
+  const Escalation& e = t.escalation;
+  bool same = regs.nr() == e.nr && regs.ret() == -kERestartNoIntr;
+  for (int i = 0; i < 6 && same; ++i) same = regs.arg(i) == e.args[i];
+  if (!same) {  // not in the call any more (cannot happen but by a kernel change): it restarts
+    Resume(t);
+    return;
+  }
+  SyscallStop stop = MakeStop(t, regs);
+  SyscallState before = stop.state;
+  t.at_restart = true;
+  EntryDecision d = client_->OnSyscallEntry(stop);
+  ApplyEntry(t, regs, stop, before, d);
+}
+
+// A signal that arrives while a prefiltered call waits for the prefilter thread to take its
+// notification interrupts the wait (only once taken is the wait killable-only): the call, which
+// has not run, returns -ERESTARTSYS, which a handler without SA_RESTART turns into EINTR — from a
+// stat or an open of a plain file, which never fail so natively. Such a call is made to restart
+// whatever the handler (-ERESTARTNOINTR). An open of a FIFO, device or socket (or one whose
+// target cannot be told) is left alone: it may have run and blocked, and then EINTR is right.
+void PtraceEngine::KeepNotifiedCallRestartable(Task& t) {
+  Regs regs;
+  if (regs.Fetch(t.tid) != 0 || regs.ret() != -512 /* ERESTARTSYS */) return;
+  const long nr = regs.nr();
+  if (nr < 0 || nr >= 512 || !notified_[nr]) return;
+  if (nr == SYS_open || nr == SYS_openat || nr == SYS_openat2 || nr == SYS_creat) {
+    const bool at = nr == SYS_openat || nr == SYS_openat2;
+    std::string path;
+    if (t.mem->ReadString(regs.arg(at ? 1 : 0), &path, PATH_MAX) < 0 || path.empty()) return;
+    if (path[0] != '/') {
+      // The tracee's cwd or directory descriptor, through /proc (ours is another).
+      const int dfd = at ? static_cast<int>(regs.arg(0)) : AT_FDCWD;
+      std::string base = "/proc/" + std::to_string(t.tid);
+      if (dfd == AT_FDCWD) {
+        base += "/cwd/";
+      } else if (dfd >= 0) {
+        base += "/fd/" + std::to_string(dfd) + "/";
+      } else {
+        return;
+      }
+      path = base + path;
+    }
+    struct stat st;
+    if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) return;
+    if (stat(path.c_str(), &st) != 0 && errno != ENOENT) return;
+  }
+  regs.set_ret(-kERestartNoIntr);
+  regs.Store(t.tid);
 }
 
 Task& PtraceEngine::GetTask(pid_t tid) {
@@ -345,6 +534,7 @@ Task& PtraceEngine::GetTask(pid_t tid) {
 }
 
 void PtraceEngine::Resume(Task& t, int sig) {
+  if (notify_) SyncPrefilterRules();
   bool want_syscall = t.expect_exit || t.inject != Inject::kNone;
   ptrace(want_syscall ? PTRACE_SYSCALL : PTRACE_CONT, t.tid, nullptr,
          reinterpret_cast<void*>(static_cast<intptr_t>(sig)));
@@ -362,7 +552,7 @@ pid_t PtraceEngine::WaitNext(int* status) {
     clock_gettime(CLOCK_MONOTONIC, &start);
     while (true) {
       pid_t tid = waitpid(-1, status, __WALL | WNOHANG);
-      if (tid != 0) {
+      if (tid != 0 || (notify_ && notify_->pending())) {
         spin_ns_ = std::min(spin_max_ns_, std::max<int64_t>(spin_ns_ * 2, 2000));
         return tid;
       }
@@ -375,6 +565,7 @@ pid_t PtraceEngine::WaitNext(int* status) {
   if (sigchld_fd_ >= 0) return WaitWithWake(status);
   return waitpid(-1, status, __WALL);
 }
+// (WaitNext returns 0 when the prefilter thread has escalations for the tracer: Run serves them.)
 
 int PtraceEngine::Run(EngineClient& client) {
   client_ = &client;
@@ -392,10 +583,21 @@ int PtraceEngine::Run(EngineClient& client) {
   if (sigprocmask(SIG_BLOCK, &chld, nullptr) == 0) {
     sigchld_fd_ = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
   }
+  if (notify_) {
+    SyncPrefilterRules();
+    std::string error;
+    if (sigchld_fd_ < 0 || !notify_->Start(&error)) {
+      // The command waits in its first prefiltered call: it cannot go on without the thread.
+      Log(LogLevel::kError, error.empty() ? "signalfd failed: cannot serve the prefilter" : error);
+      for (const auto& [tid, task] : tasks_) kill(tid, SIGKILL);
+    }
+  }
   while (!tasks_.empty()) {
     if (deferred_n_ > 0) ScanDeferredSignals();
+    if (notify_ && notify_->pending()) Escalate();
     int status;
     pid_t tid = WaitNext(&status);
+    if (tid == 0) continue;  // escalations (notify_)
     if (tid < 0) {
       if (errno == EINTR) continue;
       if (errno == ECHILD) break;
@@ -408,6 +610,10 @@ int PtraceEngine::Run(EngineClient& client) {
       HandleStop(tid, status);
     }
   }
+  if (notify_) {
+    for (size_t nr = 0; nr < counters_.size(); ++nr)
+      counters_[nr].prefiltered = notify_->passed(nr);
+  }
   return root_status_;
 }
 
@@ -417,6 +623,7 @@ void PtraceEngine::Gone(pid_t tid, int status) {
   Task& t = *it->second;
   if (t.as) t.as->Release(t.slot);
   if (t.deferred) --deferred_n_;
+  if (notify_) notify_->Forget(tid);
   client_->OnTaskExit(tid, status);
   if (tid == root_) root_status_ = status;
   tasks_.erase(it);
@@ -515,7 +722,9 @@ void PtraceEngine::HandleStop(pid_t tid, int status) {
       HandleExec(t);
       return;
     case PTRACE_EVENT_STOP:
-      if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) {
+      if (t.escalated && sig == SIGTRAP) {
+        HandleEscalated(t);
+      } else if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) {
         // Group-stop: stay stopped but let SIGCONT (and the real parent's wait) see it.
         ptrace(PTRACE_LISTEN, tid, nullptr, nullptr);
       } else {
@@ -529,12 +738,22 @@ void PtraceEngine::HandleStop(pid_t tid, int status) {
       return;
   }
   // Signal-delivery stop: deliver the signal unchanged.
+  if (notify_) KeepNotifiedCallRestartable(t);
   Resume(t, sig);
 }
 
 void PtraceEngine::HandleSeccomp(Task& t) {
   Regs regs;
   if (regs.Fetch(t.tid) != 0) return;  // killed under us; waitpid reports it
+  if (t.rerun_traced) {
+    bool same = regs.nr() == t.rerun_nr;
+    for (int i = 0; i < 6 && same; ++i) same = regs.arg(i) == t.rerun_args[i];
+    if (same) {  // an escalated call, decided already, re-run under a number that traps
+      t.rerun_traced = false;
+      Resume(t);
+      return;
+    }
+  }
   // CLONE_UNTRACED would give a child that is not attached: it would run outside the view
   // (and its trapped calls would fail with ENOSYS). The flag is dropped; the engine traps
   // clone and clone3 for this whenever the view claims anything.
@@ -570,8 +789,10 @@ void PtraceEngine::ApplyEntry(Task& t, Regs& regs, SyscallStop& stop, const Sysc
     t.deferred = true;
     t.signal_told = false;
     ++deferred_n_;
-    return;
+    return;  // t.at_restart stays for FinishDeferred
   }
+  const bool at_restart = t.at_restart;
+  t.at_restart = false;
   long nr = before.nr;
   if (config_.count_stops && nr >= 0 && nr < static_cast<long>(counters_.size())) {
     auto& c = counters_[nr];
@@ -594,6 +815,21 @@ void PtraceEngine::ApplyEntry(Task& t, Regs& regs, SyscallStop& stop, const Sysc
   }
   if (changed && regs.Store(t.tid) != 0) return;
   t.expect_exit = d.outcome == EntryOutcome::kRunReportExit;
+  if (at_restart && d.outcome != EntryOutcome::kSkip) {
+    // An escalated call (HandleEscalated): the kernel makes it again once the thread runs
+    // (orig_ax, the arguments as left here). That second time must not be decided again: the
+    // prefilter thread lets it through, or the seccomp stop of a number that traps does.
+    const long nr = stop.state.nr;
+    t.rerun_nr = nr;
+    std::copy(stop.state.args, stop.state.args + 6, t.rerun_args);
+    if (nr >= 0 && nr < 512 && notified_[nr]) {
+      notify_->AllowOnce(t.tid, nr, stop.state.args);
+    } else {
+      t.rerun_traced = true;
+    }
+    // Its exit: the entry stop of the re-run comes first (Resume uses PTRACE_SYSCALL).
+    t.rerun_entry = t.expect_exit;
+  }
   Resume(t);
 }
 
@@ -620,16 +856,20 @@ bool PtraceEngine::FinishDeferred(pid_t tid,
 pid_t PtraceEngine::WaitWithWake(int* status) {
   while (true) {
     int wake = client_->wake_fd();
-    if (wake < 0) return waitpid(-1, status, __WALL);
+    if (wake < 0 && !notify_) return waitpid(-1, status, __WALL);
     struct signalfd_siginfo si;
     while (read(sigchld_fd_, &si, sizeof si) == sizeof si) {
     }
     pid_t tid = waitpid(-1, status, __WALL | WNOHANG);
     if (tid != 0) return tid;
+    if (notify_ && notify_->pending()) return 0;
     if (deferred_n_ > 0) ScanDeferredSignals();
-    struct pollfd fds[2] = {{sigchld_fd_, POLLIN, 0}, {wake, POLLIN, 0}};
-    if (poll(fds, 2, deferred_n_ > 0 ? kSignalScanMs : -1) < 0 && errno != EINTR) return -1;
+    struct pollfd fds[3] = {{sigchld_fd_, POLLIN, 0},
+                            {wake, POLLIN, 0},
+                            {notify_ ? notify_->wake_fd() : -1, POLLIN, 0}};
+    if (poll(fds, 3, deferred_n_ > 0 ? kSignalScanMs : -1) < 0 && errno != EINTR) return -1;
     if (fds[1].revents & POLLIN) client_->OnWake();
+    if (fds[2].revents & POLLIN) return 0;
     if (tasks_.empty()) {
       errno = ECHILD;
       return -1;
@@ -748,6 +988,17 @@ void PtraceEngine::HandleSyscallStop(Task& t) {
       break;
   }
   if (!t.expect_exit) {
+    Resume(t);
+    return;
+  }
+  if (t.rerun_entry) {
+    // Waiting for the entry of an escalated call's re-run (ApplyEntry): a signal handler may
+    // run first, with calls of its own. Their stops, and that entry's, are passed over.
+    struct __ptrace_syscall_info info {};
+    if (ptrace(PTRACE_GET_SYSCALL_INFO, t.tid, sizeof info, &info) > 0 &&
+        info.op == PTRACE_SYSCALL_INFO_ENTRY && static_cast<long>(info.entry.nr) == t.rerun_nr) {
+      t.rerun_entry = false;
+    }
     Resume(t);
     return;
   }

@@ -85,7 +85,8 @@ bool SeccompFilter::Build(std::string* error) {
   bool ok = true;
   if (!trap_all_) {
     for (int nr : trapped_) {
-      int r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(0), nr, 0);
+      bool notify = std::find(notify_.begin(), notify_.end(), nr) != notify_.end();
+      int r = seccomp_rule_add(ctx, notify ? SCMP_ACT_NOTIFY : SCMP_ACT_TRACE(0), nr, 0);
       if (r != 0) {
         *error = "seccomp_rule_add(" + std::to_string(nr) + "): " + strerror(-r);
         ok = false;
@@ -133,10 +134,14 @@ int SeccompFilter::Install() const {
   prog.filter = reinterpret_cast<struct sock_filter*>(const_cast<char*>(prog_.data()));
   // SPEC_ALLOW: programs outside a view run without the speculative-store-bypass mitigation a
   // filter would otherwise force on them (kernels with spec_store_bypass_disable=seccomp).
-  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_SPEC_ALLOW, &prog) != 0) {
-    return -errno;
-  }
-  return 0;
+  // WAIT_KILLABLE_RECV: once umview has read a notification only a fatal signal interrupts the
+  // wait, so a handler without SA_RESTART does not turn an open() into EINTR.
+  unsigned flags = SECCOMP_FILTER_FLAG_SPEC_ALLOW;
+  if (!notify_.empty())
+    flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+  long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+  if (r < 0) return -errno;
+  return notify_.empty() ? 0 : static_cast<int>(r);
 }
 
 }  // namespace umview

@@ -18,6 +18,10 @@ class SeccompFilter {
   // plugin claims anything (with nothing claimed, 32-bit programs keep working).
   SeccompFilter(const std::vector<int>& trapped, bool trap_all, bool deny_foreign_arch,
                 const std::vector<ArgRule>& conditional = {});
+
+  // These numbers among `trapped` send a user notification (SECCOMP_RET_USER_NOTIF) instead of
+  // stopping the tracee for its tracer: the notification prefilter (notify_prefilter.h).
+  void NotifyFor(const std::vector<int>& nrs) { notify_ = nrs; }
   ~SeccompFilter();
   SeccompFilter(const SeccompFilter&) = delete;
   SeccompFilter& operator=(const SeccompFilter&) = delete;
@@ -29,8 +33,10 @@ class SeccompFilter {
   void GuardBelow(uint64_t end) { guard_end_ = end; }
   // Builds the program; false with *error on failure.
   bool Build(std::string* error);
-  // Installs it in the calling process (the child, before execve). Returns 0 or -errno.
-  // Async-signal-safe enough for use after fork: no allocation.
+  // Installs it in the calling process (the child, before execve). Returns 0 or -errno; with
+  // NotifyFor, the listener descriptor (close-on-exec) or -errno (EINVAL: a kernel before 5.19,
+  // without SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV). Async-signal-safe enough for use after
+  // fork: no allocation.
   int Install() const;
   // The program as struct sock_filter records, for installing it from inside a tracee.
   const std::vector<char>& program() const { return prog_; }
@@ -39,6 +45,7 @@ class SeccompFilter {
  private:
   std::vector<int> trapped_;
   std::vector<ArgRule> conditional_;
+  std::vector<int> notify_;
   bool trap_all_;
   std::vector<char> prog_;  // struct sock_filter array
   bool deny_foreign_arch_;

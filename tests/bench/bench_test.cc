@@ -192,9 +192,11 @@ TEST(BenchSuite, EngineAndTrapOutcomes) {
 }
 
 TEST(BenchSuite, Viewfs) {
-  auto cells = RunSuite("viewfs", "viewfs-elsewhere,viewfs-bind,viewfs-cow");
+  auto cells = RunSuite(
+      "viewfs", "viewfs-elsewhere,viewfs-elsewhere-pf,viewfs-bind,viewfs-bind-pf,viewfs-cow");
   ExpectSaneNumbers(cells);
-  for (const char* v : {"viewfs-elsewhere", "viewfs-bind", "viewfs-cow"}) {
+  for (const char* v :
+       {"viewfs-elsewhere", "viewfs-elsewhere-pf", "viewfs-bind", "viewfs-bind-pf", "viewfs-cow"}) {
     auto by_row = ExpectOursRan(cells, v);
     for (const char* row : {"find", "ls", "tar", "make", "git"}) {
       ASSERT_TRUE(by_row.count(row)) << row << " / " << v;

@@ -1,0 +1,85 @@
+// The ptrace engine's path prefilter: the calls it could decide by their path arrive as seccomp
+// user notifications instead of ptrace stops. A thread of umview reads the path, and lets the
+// call run natively (SECCOMP_USER_NOTIF_FLAG_CONTINUE) when it lies outside every prefix the
+// plugins declared — the decision kmview's module makes in the kernel (kernel/kmview.c,
+// kmv_prefilter_outside), with the same inputs. Every other call is escalated: the tracer turns
+// it into a ptrace stop (PtraceEngine::Escalate) and the plugins see it as any trapped call.
+// Why this shape, and what it costs: docs/ARCHITECTURE.md "The notification prefilter".
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <bitset>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace umview {
+
+// The path arguments of a call the prefilter decides by path: up to two {dirfd argument or -1,
+// path argument} pairs (path[1] < 0: one). False for other calls. execve and execveat are not
+// among them (an interpreter inside a prefix may be named by a program outside).
+struct PrefilterPathArgs {
+  int8_t dirfd[2];
+  int8_t path[2];
+};
+bool PrefilterPathCall(long nr, PrefilterPathArgs* pa);
+
+// What the plugins declared (EngineClient::PathPrefixes, PrefilterFdCalls), as the prefilter
+// thread reads it. !active: every call is escalated.
+struct PrefilterRules {
+  bool active = false;
+  std::vector<std::string> prefixes;  // absolute, normalized
+  std::bitset<512> fd_calls;          // decided by the file of their first argument (getcwd: cwd)
+};
+
+// Whether call nr of thread tid, with these arguments, may run unseen under `rules`: its paths
+// (relative ones joined to the host path of the cwd or dirfd, lexically) lie outside every
+// prefix, or, for an fd call, its descriptor's file lies outside them and not above one. False
+// whenever that cannot be told cheaply (unreadable path, "..", a pipe or socket, a removed file).
+bool PrefilterOutside(const PrefilterRules& rules, pid_t tid, long nr, const uint64_t args[6]);
+
+// A notification the prefilter thread could not let through.
+struct Escalation {
+  pid_t tid;
+  uint64_t id;  // the notification's cookie, for the reply
+  long nr;
+  uint64_t args[6];
+};
+
+class NotifyPrefilter {
+ public:
+  // Takes the seccomp listener descriptor.
+  explicit NotifyPrefilter(int listener);
+  ~NotifyPrefilter();
+  NotifyPrefilter(const NotifyPrefilter&) = delete;
+  NotifyPrefilter& operator=(const NotifyPrefilter&) = delete;
+
+  // Starts the thread (all signals blocked in it). False with *error if it cannot.
+  bool Start(std::string* error);
+  // The rules from now on: in force before this returns for every notification received later.
+  void SetRules(std::shared_ptr<const PrefilterRules> rules);
+  // Readable while escalations are waiting (an eventfd).
+  int wake_fd() const;
+  // Cheap check for the tracer's polling loop.
+  bool pending() const;
+  std::vector<Escalation> TakeEscalations();
+  // Answers an escalated notification with an error (the tracer's restart trick) or value.
+  // False if the thread has gone (or the notification was withdrawn).
+  bool Reply(uint64_t id, int64_t error);
+  // The next notification of thread tid with exactly this call runs (the re-run of an escalated
+  // call the plugins let through, maybe rewritten). Replaces an earlier one of the same thread.
+  void AllowOnce(pid_t tid, long nr, const uint64_t args[6]);
+  void Forget(pid_t tid);
+  // Calls let through unseen, by number.
+  uint64_t passed(long nr) const;
+
+ private:
+  struct State;
+  std::shared_ptr<State> s_;
+};
+
+}  // namespace umview

@@ -1,0 +1,136 @@
+// The notification prefilter's decision (PrefilterOutside) on this very process: the same
+// reads of memory and /proc it makes for a tracee, against the rules kmview's module applies.
+#include "core/notify_prefilter.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <string>
+
+#include "tests/support/run.h"
+
+namespace umview {
+namespace {
+
+class PrefilterDecision : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char real[4096];
+    ASSERT_NE(realpath(t_.path().c_str(), real), nullptr);
+    top_ = real;  // as /proc's links name it
+    inside_ = top_ + "/mnt";
+    ASSERT_EQ(mkdir(inside_.c_str(), 0755), 0);
+    ASSERT_EQ(mkdir((top_ + "/other").c_str(), 0755), 0);
+    rules_.active = true;
+    rules_.prefixes = {"/proc", inside_};
+    rules_.fd_calls.set(SYS_getdents64);
+    rules_.fd_calls.set(SYS_getcwd);
+    ASSERT_NE(getcwd(cwd_, sizeof cwd_), nullptr);
+  }
+  void TearDown() override { ASSERT_EQ(chdir(cwd_), 0); }
+
+  // newfstatat(dirfd, path, ...) of this process: may it run unseen?
+  bool Stat(int dirfd, const char* path) const {
+    uint64_t args[6] = {static_cast<uint64_t>(static_cast<int64_t>(dirfd)),
+                        reinterpret_cast<uint64_t>(path),
+                        0,
+                        0,
+                        0,
+                        0};
+    return PrefilterOutside(rules_, getpid(), SYS_newfstatat, args);
+  }
+  bool OnFd(long nr, int fd) const {
+    uint64_t args[6] = {static_cast<uint64_t>(fd), 0, 0, 0, 0, 0};
+    return PrefilterOutside(rules_, getpid(), nr, args);
+  }
+
+  test::TempDir t_;
+  std::string top_, inside_;
+  PrefilterRules rules_;
+  char cwd_[4096];
+};
+
+TEST_F(PrefilterDecision, AbsolutePathsAreComparedLexically) {
+  EXPECT_TRUE(Stat(AT_FDCWD, "/etc/passwd"));
+  EXPECT_FALSE(Stat(AT_FDCWD, inside_.c_str()));
+  EXPECT_FALSE(Stat(AT_FDCWD, (inside_ + "/deeper/file").c_str()));
+  EXPECT_FALSE(Stat(AT_FDCWD, (inside_ + "//./x/").c_str()));  // normalized first
+  EXPECT_TRUE(Stat(AT_FDCWD, (inside_ + "2").c_str()));        // a sibling, not under it
+  EXPECT_FALSE(Stat(AT_FDCWD, "/proc/self/exe"));
+  // ".." anywhere: undecided, so inside.
+  EXPECT_FALSE(Stat(AT_FDCWD, "/etc/../etc/passwd"));
+}
+
+TEST_F(PrefilterDecision, RelativePathsJoinTheCwdOrDirectoryDescriptor) {
+  ASSERT_EQ(chdir(top_.c_str()), 0);
+  EXPECT_FALSE(Stat(AT_FDCWD, "mnt/file"));
+  EXPECT_TRUE(Stat(AT_FDCWD, "other/file"));
+  ASSERT_EQ(chdir(inside_.c_str()), 0);
+  EXPECT_FALSE(Stat(AT_FDCWD, "file"));
+  int in = open(inside_.c_str(), O_RDONLY | O_DIRECTORY);
+  int out = open((top_ + "/other").c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(in, 0);
+  ASSERT_GE(out, 0);
+  EXPECT_FALSE(Stat(in, "file"));
+  EXPECT_TRUE(Stat(out, "file"));
+  EXPECT_TRUE(Stat(out, ""));  // AT_EMPTY_PATH: the directory itself
+  EXPECT_FALSE(Stat(in, ""));
+  EXPECT_FALSE(Stat(987, "file"));  // not open: undecided
+  close(in);
+  close(out);
+}
+
+TEST_F(PrefilterDecision, PipesAndRemovedFilesAreNeverDecidedByPath) {
+  int p[2];
+  ASSERT_EQ(pipe(p), 0);
+  EXPECT_FALSE(Stat(p[0], ""));  // a virtual descriptor is a pipe
+  EXPECT_FALSE(OnFd(SYS_getdents64, p[0]));
+  close(p[0]);
+  close(p[1]);
+  const std::string gone = top_ + "/other/gone";
+  int fd = open(gone.c_str(), O_CREAT | O_RDWR, 0600);
+  ASSERT_GE(fd, 0);
+  EXPECT_TRUE(Stat(fd, ""));
+  ASSERT_EQ(unlink(gone.c_str()), 0);
+  EXPECT_FALSE(Stat(fd, ""));  // "... (deleted)"
+  close(fd);
+}
+
+TEST_F(PrefilterDecision, ListingsAboveAMountAndTheCwdInsideOneAreSeen) {
+  int top = open(top_.c_str(), O_RDONLY | O_DIRECTORY);  // above the mount: shows it
+  int out = open((top_ + "/other").c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(top, 0);
+  ASSERT_GE(out, 0);
+  EXPECT_FALSE(OnFd(SYS_getdents64, top));
+  EXPECT_TRUE(OnFd(SYS_getdents64, out));
+  close(top);
+  close(out);
+  ASSERT_EQ(chdir(inside_.c_str()), 0);
+  EXPECT_FALSE(OnFd(SYS_getcwd, -1));
+  ASSERT_EQ(chdir(top_.c_str()), 0);
+  EXPECT_TRUE(OnFd(SYS_getcwd, -1));  // the cwd above a mount: getcwd is not concerned
+}
+
+TEST_F(PrefilterDecision, WithoutRulesOrForOtherCallsEverythingIsSeen) {
+  EXPECT_FALSE(OnFd(SYS_read, 0));
+  EXPECT_FALSE(OnFd(SYS_fchdir, 0));
+  rules_.active = false;
+  EXPECT_FALSE(Stat(AT_FDCWD, "/etc/passwd"));
+  // Two paths: both must lie outside (rename into the mount is seen).
+  rules_.active = true;
+  const std::string to = inside_ + "/x";
+  uint64_t args[6] = {reinterpret_cast<uint64_t>("/etc/a"), reinterpret_cast<uint64_t>(to.c_str())};
+  EXPECT_FALSE(PrefilterOutside(rules_, getpid(), SYS_rename, args));
+  args[1] = reinterpret_cast<uint64_t>("/etc/b");
+  EXPECT_TRUE(PrefilterOutside(rules_, getpid(), SYS_rename, args));
+  // symlink's target is only text.
+  args[0] = reinterpret_cast<uint64_t>(to.c_str());
+  EXPECT_TRUE(PrefilterOutside(rules_, getpid(), SYS_symlink, args));
+}
+
+}  // namespace
+}  // namespace umview

@@ -1,0 +1,166 @@
+// viewfs prefilter=on on the ptrace engine: path calls outside the mounts are decided by the
+// notification prefilter (core/notify_prefilter.h) and run without a ptrace stop, while
+// everything that concerns a mount still reaches viewfs — through relative paths, "..", a cwd
+// or directory descriptor inside the bind, mounts added at run time — with the documented limit
+// the kernel prefilter has too (a host symlink outside the mounts that points into one).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "tests/viewfs/viewfs_test_util.h"
+
+namespace umview::test {
+namespace {
+
+// One syscall's column in `umview --stats`: 1 stops, 5 prefiltered (0 if absent).
+long StatsColumn(const std::string& err, const std::string& call, int column) {
+  size_t at = 0;
+  while ((at = err.find("\n" + call + " ", at)) != std::string::npos) {
+    ++at;
+    size_t eol = err.find('\n', at);
+    std::string line = err.substr(at, eol - at);
+    std::vector<long> nums;
+    size_t p = call.size();
+    while (p < line.size()) {
+      while (p < line.size() && line[p] == ' ') ++p;
+      size_t q = line.find(' ', p);
+      if (q == std::string::npos) q = line.size();
+      if (q > p) nums.push_back(std::stol(line.substr(p, q - p)));
+      p = q;
+    }
+    return column <= static_cast<int>(nums.size()) ? nums[column - 1] : 0;
+  }
+  return 0;
+}
+
+long Prefiltered(const std::string& err) {
+  const std::string key = "\nprefiltered calls";
+  size_t at = err.find(key);
+  return at == std::string::npos ? 0 : std::stol(err.substr(at + key.size()));
+}
+
+// Host: T/src/{x, sub/y}, T/out/{a/f, b/g}, T/out/link -> T/view/data/x (a host symlink into the
+// bind's view path), T/view/data/x (host-side). View: T/view/data -> T/src.
+class VfsPrefilter : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    src_ = t_ / "src";
+    dst_ = t_ / "view/data";
+    out_ = t_ / "out";
+    Put(src_ + "/x", "X\n");
+    Put(src_ + "/sub/y", "Y\n");
+    Put(out_ + "/a/f", "F\n");
+    Put(out_ + "/b/g", "G\n");
+    Put(dst_ + "/x", "host-side\n");
+    ASSERT_EQ(symlink((dst_ + "/x").c_str(), (out_ + "/link").c_str()), 0);
+  }
+  std::vector<std::string> Pf() const {
+    return Viewfs({"bind=" + src_ + ":" + dst_, "prefilter=on"});
+  }
+  std::vector<std::string> Plain() const { return Viewfs({"bind=" + src_ + ":" + dst_}); }
+  static std::vector<std::string> Stats(std::vector<std::string> a) {
+    a.insert(a.begin(), "--stats");
+    return a;
+  }
+
+  TempDir t_;
+  std::string src_, dst_, out_;
+};
+
+TEST_F(VfsPrefilter, OutsideCallsRunWithoutAStopAndTheBindStillShows) {
+  RunResult with = ShIn(Stats(Pf()), "cat " + dst_ + "/x; find " + out_ + " -type f | sort");
+  ASSERT_EQ(with.exit_code, 0) << with.err;
+  EXPECT_EQ(with.out, "X\n" + out_ + "/a/f\n" + out_ + "/b/g\n");
+  RunResult without = ShIn(Stats(Plain()), "find " + out_ + " -type f >/dev/null");
+  ASSERT_EQ(without.exit_code, 0) << without.err;
+  // find lists three directories outside the bind: unseen with the prefilter, stops without.
+  EXPECT_EQ(StatsColumn(with.err, "getdents64", 1), 0) << with.err;
+  EXPECT_GT(StatsColumn(with.err, "getdents64", 5), 0) << with.err;
+  EXPECT_GT(StatsColumn(without.err, "getdents64", 1), 0) << without.err;
+  EXPECT_GT(Prefiltered(with.err), 0) << with.err;
+  EXPECT_EQ(Prefiltered(without.err), 0) << without.err;
+}
+
+TEST_F(VfsPrefilter, CwdDescriptorsAndDotDotInsideTheBindReachViewfs) {
+  RunResult r = RunUmview([&] {
+    auto a = Pf();
+    a.insert(a.end(), {"-w", dst_, "--", "sh", "-c",
+                       "cat x; cat sub/../x; cd sub && cat y ../x; cd /etc && cat ../" + dst_ +
+                           "//x; ls " + dst_ + "; find " + dst_ + " -type f | sort; /bin/pwd -P"});
+    return a;
+  }());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "X\nX\nY\nX\nX\nsub\nx\n" + dst_ + "/sub/y\n" + dst_ + "/x\n/etc\n");
+}
+
+TEST_F(VfsPrefilter, ResultsOfEscalatedCallsAreTranslated) {
+  // getcwd (a descriptor call) and readlink of /proc/self/cwd inside the bind: their exits are
+  // reported after the escalation, and viewfs puts the view's path in them.
+  RunResult r = RunUmview([&] {
+    auto a = Pf();
+    a.insert(a.end(), {"-w", dst_ + "/sub", "--", "sh", "-c",
+                       "/bin/pwd -P; readlink /proc/self/cwd; realpath ../x"});
+    return a;
+  }());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, dst_ + "/sub\n" + dst_ + "/sub\n" + dst_ + "/x\n");
+}
+
+TEST_F(VfsPrefilter, HostSymlinkIntoTheBindIsTheDocumentedLimit) {
+  // Without the prefilter viewfs follows the symlink in the view; with it the kernel follows it
+  // on the host (as with kmview's prefilter): the price of prefilter=on.
+  RunResult plain = ShIn(Plain(), "cat " + out_ + "/link");
+  EXPECT_EQ(plain.out, "X\n") << plain.err;
+  RunResult pf = ShIn(Pf(), "cat " + out_ + "/link");
+  EXPECT_EQ(pf.out, "host-side\n") << pf.err;
+}
+
+TEST_F(VfsPrefilter, MountsChangedAtRunTimeAreInForceForTheNextCall) {
+  Put(t_ / "pf2/file", "host-pf2\n");
+  const std::string umctl = UmviewBin().substr(0, UmviewBin().rfind('/')) + "/umctl";
+  RunResult r =
+      ShIn(Pf(), umctl + " mount bind " + src_ + " " + t_.path() + "/pf2 >/dev/null && cat " +
+                     t_.path() + "/pf2/x && " + umctl + " umount " + t_.path() +
+                     "/pf2 >/dev/null && cat " + t_.path() + "/pf2/file");
+  EXPECT_EQ(r.out, "X\nhost-pf2\n") << r.err;
+  // A protective mount turns the prefilter off: the symlink is followed in the view again.
+  RunResult h =
+      ShIn(Pf(), umctl + " mount hide " + t_.path() + "/pf2 >/dev/null && cat " + out_ + "/link");
+  EXPECT_EQ(h.out, "X\n") << h.err;
+}
+
+TEST_F(VfsPrefilter, ListingAboveAMountShowsItsMountPoint) {
+  const std::string fresh = t_ / "view/fresh";
+  RunResult r = RunUmview([&] {
+    auto a = Viewfs({"bind=" + src_ + ":" + fresh, "prefilter=on"});
+    a.insert(a.end(), {"--", "sh", "-c", "ls " + t_.path() + "/view; ls " + fresh});
+    return a;
+  }());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "data\nfresh\nsub\nx\n");
+}
+
+TEST_F(VfsPrefilter, SignalsWithoutSaRestartDoNotTurnCallsIntoEintr) {
+  Put(out_ + "/plain", "P\n");
+  RunResult r = RunUmview([&] {
+    auto a = Pf();
+    a.insert(a.end(), {"--", Tracee("vfs_prefilter_signals"), "300", dst_ + "/x", out_ + "/plain"});
+    return a;
+  }());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "eintr=0 errors=0 mismatch=0 rounds=1200 alarms=yes\n");
+}
+
+TEST_F(VfsPrefilter, SwitchedOffByEnvironmentEveryCallStops) {
+  RunOptions o;
+  o.extra_env = {"UMVIEW_NOTIFY_PREFILTER=off"};
+  RunResult r = ShIn(Stats(Pf()), "cat " + dst_ + "/x; find " + out_ + " >/dev/null", o);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "X\n");
+  EXPECT_EQ(Prefiltered(r.err), 0) << r.err;
+  EXPECT_GT(StatsColumn(r.err, "getdents64", 1), 0) << r.err;
+}
+
+}  // namespace
+}  // namespace umview::test
