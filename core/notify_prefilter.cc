@@ -235,10 +235,16 @@ bool AbovePrefix(const PrefilterRules& rules, const char* path) {
   return false;
 }
 
-bool PathInside(ProcDirs& dirs, const PrefilterRules& rules, pid_t tid, const uint64_t args[6],
-                int dirfd_arg, int path_arg) {
+bool PathInside(ProcDirs& dirs, const PrefilterRules& rules, pid_t tid, long nr,
+                const uint64_t args[6], int dirfd_arg, int path_arg) {
   char buf[PATH_MAX], base[PATH_MAX];
-  long n = ReadPath(tid, args[path_arg], buf);
+  // utimensat(fd, NULL, ...) is futimens(fd): the descriptor's own file, as an empty path.
+  long n = 0;
+  if (args[path_arg] == 0 && nr == SYS_utimensat) {
+    buf[0] = 0;
+  } else {
+    n = ReadPath(tid, args[path_arg], buf);
+  }
   if (n < 0) return true;
   int scan = ScanPath(buf);
   if (scan < 0) return true;
@@ -278,7 +284,7 @@ bool Outside(ProcDirs& dirs, const PrefilterRules& rules, pid_t tid, long nr,
   PrefilterPathArgs pa;
   if (!PrefilterPathCall(nr, &pa)) return false;
   for (int i = 0; i < 2 && pa.path[i] >= 0; ++i) {
-    if (PathInside(dirs, rules, tid, args, pa.dirfd[i], pa.path[i])) return false;
+    if (PathInside(dirs, rules, tid, nr, args, pa.dirfd[i], pa.path[i])) return false;
   }
   return true;
 }

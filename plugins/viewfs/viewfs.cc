@@ -370,9 +370,10 @@ class ViewFs final : public Plugin {
     return true;
   }
 
-  // prefilter=on (kmview's in-kernel path prefilter): path calls whose path lies lexically
-  // outside every mount's view path and host paths (so a cwd or dirfd inside a mount, which the
-  // kernel knows by its host path, still counts), /proc and /dev (magic links) run natively,
+  // prefilter=on (kmview's in-kernel path prefilter, the ptrace engine's notification
+  // prefilter): path calls whose path lies lexically outside every mount's view path and host
+  // paths (so a cwd or dirfd inside a mount, which the kernel knows by its host path, still
+  // counts), /proc and /dev's symbolic links (magic links: DevLinks) run natively,
   // unseen. Not in a protective view (hide, ro, cow, merge, except, root=: they confine paths
   // anywhere) nor once the view made a mount call (FUSE mounts are not in the table). The
   // price, and why it is not the default: a host symlink outside those prefixes that points
@@ -384,7 +385,9 @@ class ViewFs final : public Plugin {
       host_->SetPrefilterFdCalls({});
       return;
     }
-    std::vector<std::string> p = {"/proc", "/dev"};
+    std::vector<std::string> p = {"/proc"};
+    const std::vector<std::string>& dev = DevLinks();
+    p.insert(p.end(), dev.begin(), dev.end());
     for (const Mount& m : table_.mounts()) {
       p.push_back(m.dst);
       if (!m.src.empty()) p.push_back(m.src);
@@ -393,8 +396,36 @@ class ViewFs final : public Plugin {
     host_->SetPrefilterPaths(std::move(p));
     // Listings change only in directories at or under those paths (host paths included) or
     // above a mount point (which they show); getcwd only for a cwd inside a mount's host path.
-    // Unions and hidden names are protective: no prefilter then.
-    host_->SetPrefilterFdCalls({SYS_getdents64, SYS_getcwd});
+    // Unions and hidden names are protective: no prefilter then. Writes through a descriptor
+    // (FdWrite) concern viewfs only under ro or a union, which are protective too.
+    host_->SetPrefilterFdCalls(
+        {SYS_getdents64, SYS_getcwd, SYS_fchmod, SYS_fchown, SYS_fsetxattr, SYS_fremovexattr});
+  }
+
+  // /dev's own symbolic links (fd, stdin, stdout, stderr -> /proc/self/fd...), whose magic
+  // links must go through the view as /proc's, and /dev/fuse, which viewfs serves (FUSE in a
+  // view, fuse_client.h). The rest of /dev (device nodes, /dev/shm) concerns the prefilter
+  // only where a mount is.
+  static const std::vector<std::string>& DevLinks() {
+    static const std::vector<std::string> links = [] {
+      std::vector<std::string> out;
+      if (DIR* d = opendir("/dev")) {
+        while (const struct dirent* e = readdir(d)) {
+          std::string path = std::string("/dev/") + e->d_name;
+          struct stat st;
+          if (e->d_name[0] != '.' && lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+            out.push_back(path);
+          }
+        }
+        closedir(d);
+      }
+      for (const char* always :
+           {"/dev/fd", "/dev/stdin", "/dev/stdout", "/dev/stderr", "/dev/fuse"}) {
+        if (std::find(out.begin(), out.end(), always) == out.end()) out.push_back(always);
+      }
+      return out;
+    }();
+    return links;
   }
 
   bool AddMountOption(const Option& o, std::string* error) {

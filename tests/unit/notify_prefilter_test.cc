@@ -80,6 +80,11 @@ TEST_F(PrefilterDecision, RelativePathsJoinTheCwdOrDirectoryDescriptor) {
   EXPECT_TRUE(Stat(out, ""));  // AT_EMPTY_PATH: the directory itself
   EXPECT_FALSE(Stat(in, ""));
   EXPECT_FALSE(Stat(987, "file"));  // not open: undecided
+  // utimensat(fd, NULL): futimens, the descriptor's own file.
+  uint64_t args[6] = {static_cast<uint64_t>(out), 0, 0, 0, 0, 0};
+  EXPECT_TRUE(PrefilterOutside(rules_, getpid(), SYS_utimensat, args));
+  args[0] = static_cast<uint64_t>(in);
+  EXPECT_FALSE(PrefilterOutside(rules_, getpid(), SYS_utimensat, args));
   close(in);
   close(out);
 }

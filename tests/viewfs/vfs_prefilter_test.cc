@@ -141,6 +141,17 @@ TEST_F(VfsPrefilter, ListingAboveAMountShowsItsMountPoint) {
   EXPECT_EQ(r.out, "data\nfresh\nsub\nx\n");
 }
 
+TEST_F(VfsPrefilter, DevMagicLinksStaySeenTheRestOfDevDoesNot) {
+  // /dev/stdin leads to /proc/self/fd/0, a magic link viewfs translates: seen. /dev/shm and
+  // /dev/null are plain (temporary files of many programs live in /dev/shm): unseen.
+  RunResult r = ShIn(Stats(Pf()),
+                     "readlink /dev/stdin >/dev/null; readlink /dev/shm; "
+                     "readlink /dev/null; true");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(StatsColumn(r.err, "readlink", 1), 1) << r.err;
+  EXPECT_EQ(StatsColumn(r.err, "readlink", 5), 2) << r.err;
+}
+
 TEST_F(VfsPrefilter, SignalsWithoutSaRestartDoNotTurnCallsIntoEintr) {
   Put(out_ + "/plain", "P\n");
   RunResult r = RunUmview([&] {
