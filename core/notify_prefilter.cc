@@ -176,7 +176,8 @@ long BasePath(ProcDirs& dirs, pid_t tid, int fd, char* buf) {
   return n;
 }
 
-// -1 if path has a ".." component, 1 if Normalize would change it, else 0 (kmv_scan_path).
+// -1 if path has a ".." component (NormalizeDotDot), 1 if Normalize would change it, else 0
+// (kmv_scan_path).
 int ScanPath(const char* p) {
   int norm = 0;
   if (*p == '/') ++p;
@@ -215,6 +216,42 @@ void Normalize(char* path) {
   *w = 0;
 }
 
+bool InPrefixes(const PrefilterRules& rules, const char* path);
+
+// Normalize for a path with ".." components (kmview's module leaves those to its tracer), in
+// place. A ".." is taken lexically only where the directory it leaves lies outside every
+// prefix: leaving a mount's directory (or its host path, the kernel's cwd inside a bind) must
+// reach the view's parent, which only the plugins know — false then. Outside the mounts the
+// kernel's walk is the lexical one but for symlinks, the documented limit of the prefilter.
+bool NormalizeDotDot(const PrefilterRules& rules, char* path) {
+  char *r = path, *w = path;
+  while (*r) {
+    while (*r == '/') ++r;
+    if (r[0] == '.' && (r[1] == '/' || r[1] == 0)) {
+      ++r;
+      continue;
+    }
+    if (r[0] == '.' && r[1] == '.' && (r[2] == '/' || r[2] == 0)) {
+      r += 2;
+      if (w == path) continue;  // "/.." is "/"
+      char saved = *w;
+      *w = 0;
+      const bool inside = InPrefixes(rules, path);
+      *w = saved;
+      if (inside) return false;
+      while (w > path && *--w != '/') {
+      }
+      continue;
+    }
+    if (*r == 0) break;
+    *w++ = '/';
+    while (*r && *r != '/') *w++ = *r++;
+  }
+  if (w == path) *w++ = '/';
+  *w = 0;
+  return true;
+}
+
 bool InPrefixes(const PrefilterRules& rules, const char* path) {
   for (const std::string& p : rules.prefixes) {
     if (p == "/") return true;
@@ -247,7 +284,7 @@ bool PathInside(ProcDirs& dirs, const PrefilterRules& rules, pid_t tid, long nr,
   }
   if (n < 0) return true;
   int scan = ScanPath(buf);
-  if (scan < 0) return true;
+  const bool dotdot = scan < 0;
   char* full = buf;
   if (buf[0] != '/') {
     int dfd = dirfd_arg >= 0 ? static_cast<int>(args[dirfd_arg]) : AT_FDCWD;
@@ -261,6 +298,7 @@ bool PathInside(ProcDirs& dirs, const PrefilterRules& rules, pid_t tid, long nr,
     full = base;
     if (blen == 1 || n == 0) scan = 1;
   }
+  if (dotdot) return !NormalizeDotDot(rules, full) || InPrefixes(rules, full);
   if (scan) Normalize(full);
   return InPrefixes(rules, full);
 }

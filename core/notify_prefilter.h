@@ -39,7 +39,8 @@ struct PrefilterRules {
 // Whether call nr of thread tid, with these arguments, may run unseen under `rules`: its paths
 // (relative ones joined to the host path of the cwd or dirfd, lexically) lie outside every
 // prefix, or, for an fd call, its descriptor's file lies outside them and not above one. False
-// whenever that cannot be told cheaply (unreadable path, "..", a pipe or socket, a removed file).
+// whenever that cannot be told cheaply (unreadable path, a ".." that leaves a directory inside
+// a prefix, a pipe or socket, a removed file).
 bool PrefilterOutside(const PrefilterRules& rules, pid_t tid, long nr, const uint64_t args[6]);
 
 // A notification the prefilter thread could not let through.

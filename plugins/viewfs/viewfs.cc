@@ -1350,7 +1350,14 @@ class ViewFs final : public Plugin {
       if (img.kind == ExecImage::kElf && !img.interp.empty()) {
         Resolved r = Walk(call, "/", img.interp, true);
         if (r.err != 0) return call.Fail(r.err);
-        if (r.place.host != img.interp) {
+        // The kernel finds the interpreter on the host: the loader is needed only where the
+        // view resolves it to another file. (/lib64/ld-linux-x86-64.so.2 is a symlink, so the
+        // host path differs from the name even when no mount is involved.)
+        char real[PATH_MAX];
+        const bool same_file =
+            r.place.host == img.interp ||
+            (realpath(img.interp.c_str(), real) != nullptr && r.place.host == real);
+        if (!same_file) {
           bool musl = img.interp.find("ld-musl") != std::string::npos;
           std::vector<std::string> h = {img.interp};
           if (!musl) {

@@ -61,8 +61,20 @@ TEST_F(PrefilterDecision, AbsolutePathsAreComparedLexically) {
   EXPECT_FALSE(Stat(AT_FDCWD, (inside_ + "//./x/").c_str()));  // normalized first
   EXPECT_TRUE(Stat(AT_FDCWD, (inside_ + "2").c_str()));        // a sibling, not under it
   EXPECT_FALSE(Stat(AT_FDCWD, "/proc/self/exe"));
-  // ".." anywhere: undecided, so inside.
-  EXPECT_FALSE(Stat(AT_FDCWD, "/etc/../etc/passwd"));
+}
+
+TEST_F(PrefilterDecision, DotDotIsLexicalOnlyOutsideTheMounts) {
+  EXPECT_TRUE(Stat(AT_FDCWD, "/etc/../etc/passwd"));
+  EXPECT_TRUE(Stat(AT_FDCWD, "/usr/lib/../../../etc/passwd"));       // above "/" stays "/"
+  EXPECT_FALSE(Stat(AT_FDCWD, (top_ + "/other/../mnt/x").c_str()));  // lands inside
+  // Leaving a mount's directory reaches the view's parent: for the plugins to say.
+  EXPECT_FALSE(Stat(AT_FDCWD, (inside_ + "/../other/f").c_str()));
+  EXPECT_FALSE(Stat(AT_FDCWD, (inside_ + "/sub/../../other/f").c_str()));
+  ASSERT_EQ(chdir(inside_.c_str()), 0);
+  EXPECT_FALSE(Stat(AT_FDCWD, "../other/f"));
+  ASSERT_EQ(chdir((top_ + "/other").c_str()), 0);
+  EXPECT_TRUE(Stat(AT_FDCWD, "../other/f"));
+  EXPECT_FALSE(Stat(AT_FDCWD, "../mnt/f"));
 }
 
 TEST_F(PrefilterDecision, RelativePathsJoinTheCwdOrDirectoryDescriptor) {

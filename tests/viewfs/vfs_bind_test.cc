@@ -381,3 +381,18 @@ TEST_F(VfsBind, DISABLED_SourceEnteredByItsHostPathKeepsItsOwnParent) {
 
 }  // namespace
 }  // namespace umview::test
+
+namespace umview::test {
+namespace {
+
+TEST_F(VfsBind, ProgramsWhoseLoaderIsTheHostsRunWithoutViewfsLoader) {
+  // The ELF interpreter (/lib64/ld-linux-x86-64.so.2, a symlink on the host) resolves in this
+  // view to the host's own file: the kernel's exec is right and the program runs as itself
+  // (viewfs runs a program through its loader only when the view resolves that elsewhere).
+  RunResult r = ShIn(Bind(), "cat /proc/self/comm");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "cat\n");
+}
+
+}  // namespace
+}  // namespace umview::test
