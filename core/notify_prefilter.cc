@@ -176,7 +176,7 @@ long BasePath(ProcDirs& dirs, pid_t tid, int fd, char* buf) {
   return n;
 }
 
-// -1 if path has a ".." component (NormalizeDotDot), 1 if Normalize would change it, else 0
+// -1 if path has a ".." component, 1 if Normalize would change it otherwise, else 0
 // (kmv_scan_path).
 int ScanPath(const char* p) {
   int norm = 0;
@@ -198,32 +198,15 @@ int ScanPath(const char* p) {
   return norm;
 }
 
-// Lexical normalization in place of an absolute path without "..": "//" and "/./" collapse, a
-// trailing "/" or "/." goes ("/" stays).
-void Normalize(char* path) {
-  char *r = path, *w = path;
-  while (*r) {
-    while (*r == '/') ++r;
-    if (r[0] == '.' && (r[1] == '/' || r[1] == 0)) {
-      ++r;
-      continue;
-    }
-    if (*r == 0) break;
-    *w++ = '/';
-    while (*r && *r != '/') *w++ = *r++;
-  }
-  if (w == path) *w++ = '/';
-  *w = 0;
-}
-
 bool InPrefixes(const PrefilterRules& rules, const char* path);
 
-// Normalize for a path with ".." components (kmview's module leaves those to its tracer), in
-// place. A ".." is taken lexically only where the directory it leaves lies outside every
-// prefix: leaving a mount's directory (or its host path, the kernel's cwd inside a bind) must
-// reach the view's parent, which only the plugins know — false then. Outside the mounts the
-// kernel's walk is the lexical one but for symlinks, the documented limit of the prefilter.
-bool NormalizeDotDot(const PrefilterRules& rules, char* path) {
+// Lexical normalization in place of an absolute path: "//" and "/./" collapse, a trailing "/"
+// or "/." goes ("/" stays). A ".." (kmview's module leaves those to its tracer) is taken
+// lexically only where the directory it leaves lies outside every prefix: leaving a mount's
+// directory (or its host path, the kernel's cwd inside a bind) must reach the view's parent,
+// which only the plugins know — false then. Outside the mounts the kernel's walk is the
+// lexical one but for symlinks, the documented limit of the prefilter.
+bool Normalize(const PrefilterRules& rules, char* path) {
   char *r = path, *w = path;
   while (*r) {
     while (*r == '/') ++r;
@@ -298,8 +281,7 @@ bool PathInside(ProcDirs& dirs, const PrefilterRules& rules, pid_t tid, long nr,
     full = base;
     if (blen == 1 || n == 0) scan = 1;
   }
-  if (dotdot) return !NormalizeDotDot(rules, full) || InPrefixes(rules, full);
-  if (scan) Normalize(full);
+  if ((dotdot || scan) && !Normalize(rules, full)) return true;
   return InPrefixes(rules, full);
 }
 
