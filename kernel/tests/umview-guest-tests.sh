@@ -102,7 +102,10 @@ run_gtest vfd_tests_kmview "$b/tests/vfd/vfd_tests" "${KMVIEW_VFD_FILTER:-Virtua
 # (*SymlinkSwapped*, *RewrittenByAnother*), which take 6-15 s of their 20 s budget under TCG on
 # both engines (measured with --gtest_repeat=3 in this guest) and so time out when the host is
 # busy. Run them with KMVIEW_VIEWFS_FILTER='*SymlinkSwapped*:*RewrittenByAnother*'.
-viewfs_filter=${KMVIEW_VIEWFS_FILTER:-'Vfs*:*Bind*:*Tmp*:*Hide*:*ReadOnly*:-ViewfsPrograms.MakeUnderABind:ViewfsUnixSockets.*:*SymlinkSwapped*:*RewrittenByAnother*'}
+# VfsPrefilter.Signals* (the ptrace engine's prefilter under a 200 us SIGALRM) is left out too:
+# under TCG a notification's round trip outlasts the timer's period, so the calls it interrupts
+# restart for ever (docs/ARCHITECTURE.md, "The notification prefilter").
+viewfs_filter=${KMVIEW_VIEWFS_FILTER:-'Vfs*:*Bind*:*Tmp*:*Hide*:*ReadOnly*:-ViewfsPrograms.MakeUnderABind:ViewfsUnixSockets.*:*SymlinkSwapped*:*RewrittenByAnother*:VfsPrefilter.Signals*'}
 run_gtest viewfs_tests_kmview "$b/tests/viewfs/viewfs_tests" "$viewfs_filter"
 # The same with viewfs's path prefilter on in every view the tests make (protective ones turn it
 # off by themselves): the module then answers path calls outside the mounts. Left out:
