@@ -33,6 +33,7 @@ struct Dispatcher::Slot {
   bool removed = false;                                       // unloaded by umctl
   std::vector<std::string> prefilter;  // Host::SetPrefilterPaths; empty: not declared
   std::bitset<512> prefilter_fd;       // Host::SetPrefilterFdCalls
+  bool prefilter_exec = false;         // Host::SetPrefilterExec
   std::unique_ptr<Host> host;
 };
 
@@ -116,6 +117,10 @@ class HostImpl final : public Host {
     for (int nr : nrs) {
       if (nr >= 0 && nr < 512) bits.set(nr);
     }
+    ++d_.prefix_gen_;
+  }
+  void SetPrefilterExec(bool on) override {
+    d_.slots_[slot_]->prefilter_exec = on;
     ++d_.prefix_gen_;
   }
 
@@ -445,9 +450,12 @@ EngineConfig Dispatcher::MakeEngineConfig() const {
   std::vector<std::string> prefixes;
   if (!c.trap_all && PathPrefixes(&prefixes)) {
     const std::vector<int> fd_calls = PrefilterFdCalls();
+    // execve only if the plugins agree now: otherwise every execve would be escalated, dearer
+    // than the plain stop it is without the prefilter.
+    const bool exec = PrefilterExec();
     for (int nr : c.trapped) {
       PrefilterPathArgs pa;
-      if (PrefilterPathCall(nr, &pa) ||
+      if (PrefilterPathCall(nr, &pa) || (nr == SYS_execve && exec) ||
           std::find(fd_calls.begin(), fd_calls.end(), nr) != fd_calls.end()) {
         c.prefiltered.push_back(nr);
       }
@@ -509,6 +517,21 @@ std::vector<int> Dispatcher::PrefilterFdCalls() const {
     if (claimed.test(nr) && ok.test(nr)) out.push_back(nr);
   }
   return out;
+}
+
+// execve may be decided by the prefilter only if every plugin it concerns — one with mounts,
+// or one that claims it by number or argument rule — declared prefixes and agreed.
+bool Dispatcher::PrefilterExec() const {
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    const Slot& s = *slots_[i];
+    if (s.removed) continue;
+    if (s.all) return false;
+    bool concerned = s.nrs.test(SYS_execve);
+    for (const ArgRule& a : s.when) concerned |= a.nr == SYS_execve;
+    for (const Mount& m : mounts_) concerned |= m.slot == i;
+    if (concerned && (s.prefilter.empty() || !s.prefilter_exec)) return false;
+  }
+  return true;
 }
 
 int Dispatcher::SoleRootOwner() const {

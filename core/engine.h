@@ -97,6 +97,10 @@ class EngineClient {
   // descriptor's file (getcwd: the cwd) lies outside the prefixes and, for a directory, not
   // above one of them (Host::SetPrefilterFdCalls). Same generation.
   virtual std::vector<int> PrefilterFdCalls() const { return {}; }
+  // With PathPrefixes: whether execve may also run unseen when its program and the
+  // interpreters the kernel would open for it ("#!", PT_INTERP) lie outside the prefixes
+  // (Host::SetPrefilterExec). Same generation.
+  virtual bool PrefilterExec() const { return false; }
 };
 
 // Trap `nr` only when argument `arg` == value (equal) or != value (!equal).

@@ -21,7 +21,8 @@ namespace umview {
 
 // The path arguments of a call the prefilter decides by path: up to two {dirfd argument or -1,
 // path argument} pairs (path[1] < 0: one). False for other calls. execve and execveat are not
-// among them (an interpreter inside a prefix may be named by a program outside).
+// among them (an interpreter inside a prefix may be named by a program outside): the ptrace
+// engine's prefilter decides execve by its interpreters too (PrefilterRules::exec).
 struct PrefilterPathArgs {
   int8_t dirfd[2];
   int8_t path[2];
@@ -34,6 +35,7 @@ struct PrefilterRules {
   bool active = false;
   std::vector<std::string> prefixes;  // absolute, normalized
   std::bitset<512> fd_calls;          // decided by the file of their first argument (getcwd: cwd)
+  bool exec = false;  // execve decided by its program's and interpreters' paths (ExecOutside)
 };
 
 // Whether call nr of thread tid, with these arguments, may run unseen under `rules`: its paths

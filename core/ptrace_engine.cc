@@ -404,13 +404,6 @@ bool PtraceEngine::Start(const std::vector<std::string>& argv, const std::vector
   return true;
 }
 
-#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
-#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
-#endif
-#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
-#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
-#endif
-
 // Takes a copy of the child's seccomp listener and starts the prefilter thread on it.
 bool PtraceEngine::StartPrefilter(int listener_fd, pid_t child, std::string* error) {
   int pidfd = static_cast<int>(syscall(SYS_pidfd_open, child, 0));
@@ -420,9 +413,6 @@ bool PtraceEngine::StartPrefilter(int listener_fd, pid_t child, std::string* err
     *error = std::string("cannot take the seccomp listener (pidfd_getfd): ") + strerror(errno);
     return false;
   }
-  // Linux 6.6+: the kernel wakes the prefilter thread on the tracee's CPU and the tracee on its
-  // own, as a direct hand-off (7.8 us a call here against 17 us without; PERFORMANCE.md).
-  ioctl(fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP, 0);
   notify_ = std::make_unique<NotifyPrefilter>(fd);
   notified_.assign(512, false);
   for (int nr : config_.prefiltered) {
@@ -445,6 +435,7 @@ void PtraceEngine::SyncPrefilterRules() {
     for (int nr : client_->PrefilterFdCalls()) {
       if (nr >= 0 && nr < 512) rules->fd_calls.set(nr);
     }
+    rules->exec = client_->PrefilterExec();
   }
   notify_->SetRules(std::move(rules));
 }

@@ -383,6 +383,7 @@ class ViewFs final : public Plugin {
     if (!prefilter_ || protective_ || mount_seen_) {
       host_->SetPrefilterPaths({});  // undeclared: viewfs claims chroot by number, so no filter
       host_->SetPrefilterFdCalls({});
+      host_->SetPrefilterExec(false);
       return;
     }
     std::vector<std::string> p = {"/proc"};
@@ -400,6 +401,9 @@ class ViewFs final : public Plugin {
     // (FdWrite) concern viewfs only under ro or a union, which are protective too.
     host_->SetPrefilterFdCalls(
         {SYS_getdents64, SYS_getcwd, SYS_fchmod, SYS_fchown, SYS_fsetxattr, SYS_fremovexattr});
+    // execve concerns viewfs through its program's and interpreters' paths (Exec), except the
+    // view's first one when FUSE programs are to start before the command (StartFusePrograms).
+    host_->SetPrefilterExec(fuse_starts_.empty() || fuse_started_);
   }
 
   // /dev's own symbolic links (fd, stdin, stdout, stderr -> /proc/self/fd...), whose magic

@@ -2,6 +2,7 @@
 // reads of memory and /proc it makes for a tracee, against the rules kmview's module applies.
 #include "core/notify_prefilter.h"
 
+#include <elf.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "tests/support/run.h"
@@ -42,6 +44,42 @@ class PrefilterDecision : public ::testing::Test {
                         0,
                         0};
     return PrefilterOutside(rules_, getpid(), SYS_newfstatat, args);
+  }
+  // execve(path, ...) of this process.
+  bool Exec(const std::string& path) const {
+    uint64_t args[6] = {reinterpret_cast<uint64_t>(path.c_str()), 0, 0, 0, 0, 0};
+    return PrefilterOutside(rules_, getpid(), SYS_execve, args);
+  }
+  // A file of `mode` at top_/name holding `data`; its path.
+  std::string Make(const std::string& name, const std::string& data, mode_t mode = 0755) const {
+    std::string path = top_ + "/" + name;
+    test::WriteFile(path, data);
+    EXPECT_EQ(chmod(path.c_str(), mode), 0);
+    return path;
+  }
+  // A minimal 64-bit ELF header and program header table; with PT_INTERP `interp` if not empty.
+  static std::string Elf(const std::string& interp, unsigned char cls = ELFCLASS64) {
+    Elf64_Ehdr eh = {};
+    memcpy(eh.e_ident, ELFMAG, SELFMAG);
+    eh.e_ident[EI_CLASS] = cls;
+    eh.e_ident[EI_DATA] = ELFDATA2LSB;
+    eh.e_ident[EI_VERSION] = EV_CURRENT;
+    eh.e_type = ET_EXEC;
+    eh.e_machine = EM_X86_64;
+    eh.e_version = EV_CURRENT;
+    eh.e_phoff = sizeof eh;
+    eh.e_ehsize = sizeof eh;
+    eh.e_phentsize = sizeof(Elf64_Phdr);
+    eh.e_phnum = 2;
+    Elf64_Phdr ph[2] = {};
+    ph[0].p_type = PT_LOAD;
+    ph[1].p_type = interp.empty() ? PT_NOTE : PT_INTERP;
+    ph[1].p_offset = sizeof eh + sizeof ph;
+    ph[1].p_filesz = interp.size() + 1;
+    std::string out(reinterpret_cast<const char*>(&eh), sizeof eh);
+    out.append(reinterpret_cast<const char*>(ph), sizeof ph);
+    out.append(interp.c_str(), interp.size() + 1);
+    return out;
   }
   bool OnFd(long nr, int fd) const {
     uint64_t args[6] = {static_cast<uint64_t>(fd), 0, 0, 0, 0, 0};
@@ -147,6 +185,44 @@ TEST_F(PrefilterDecision, WithoutRulesOrForOtherCallsEverythingIsSeen) {
   // symlink's target is only text.
   args[0] = reinterpret_cast<uint64_t>(to.c_str());
   EXPECT_TRUE(PrefilterOutside(rules_, getpid(), SYS_symlink, args));
+}
+
+TEST_F(PrefilterDecision, ExecveIsDecidedByTheProgramAndItsInterpreters) {
+  rules_.exec = true;
+  const std::string loader = "/lib64/ld-linux-x86-64.so.2";
+  EXPECT_TRUE(Exec("/bin/true"));                      // the host's loader, outside
+  EXPECT_TRUE(Exec(top_ + "/other/no-such-program"));  // fails natively, as in the view
+  EXPECT_FALSE(Exec(inside_ + "/prog"));               // the program inside a mount
+  EXPECT_TRUE(Exec(Make("static", Elf(""))));
+  EXPECT_TRUE(Exec(Make("dynamic", Elf(loader))));
+  EXPECT_FALSE(Exec(Make("loader-inside", Elf(inside_ + "/ld.so"))));
+  EXPECT_FALSE(Exec(Make("loader-relative", Elf("ld.so"))));
+  EXPECT_FALSE(Exec(Make("elf32", Elf(loader, ELFCLASS32))));
+  EXPECT_FALSE(Exec(Make("unknown", "MZ\x90\0 not a format umview reads\n")));
+  // Scripts: the "#!" interpreter, blanks and an argument included, and chains of them.
+  EXPECT_TRUE(Exec(Make("script", "#! /bin/sh -e\necho\n")));
+  EXPECT_FALSE(Exec(Make("script-inside", "#!" + inside_ + "/sh\n")));
+  EXPECT_FALSE(Exec(Make("script-relative", "#!sh\n")));
+  const std::string chained = Make("chained", "#!" + top_ + "/script-inside arg\n");
+  EXPECT_FALSE(Exec(chained));
+  EXPECT_TRUE(Exec(Make("chained-ok", "#!" + top_ + "/script\n")));
+  EXPECT_FALSE(Exec(Make("no-newline", "#!/bin/sh" + std::string(300, ' '))));
+  // What umview cannot read is for the plugins: an unreadable file, a directory, a device.
+  const std::string unreadable = Make("unreadable", "#!/bin/sh\n", 0111);
+  if (geteuid() != 0) EXPECT_FALSE(Exec(unreadable));  // root reads it
+  EXPECT_FALSE(Exec(top_ + "/other"));
+  EXPECT_FALSE(Exec("/dev/null"));
+  // The loader as the host resolves it: a view that binds the directory it lives in.
+  char real[PATH_MAX];
+  ASSERT_NE(realpath(loader.c_str(), real), nullptr);
+  std::string dir(real);
+  rules_.prefixes.push_back(dir.substr(0, dir.rfind('/')));
+  EXPECT_FALSE(Exec(Make("dynamic2", Elf(loader))));
+  EXPECT_FALSE(Exec("/bin/true"));
+  // Without the plugins' agreement every execve is theirs.
+  rules_.prefixes.pop_back();
+  rules_.exec = false;
+  EXPECT_FALSE(Exec("/bin/true"));
 }
 
 }  // namespace

@@ -4,8 +4,10 @@
 // or directory descriptor inside the bind, mounts added at run time — with the documented limit
 // the kernel prefilter has too (a host symlink outside the mounts that points into one).
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <string>
 
 #include "tests/viewfs/viewfs_test_util.h"
@@ -170,6 +172,49 @@ TEST_F(VfsPrefilter, SignalsWithoutSaRestartDoNotTurnCallsIntoEintr) {
   }());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "eintr=0 errors=0 mismatch=0 rounds=1200 alarms=yes\n");
+}
+
+TEST_F(VfsPrefilter, ParallelProcessesGetTheirOwnAnswersWhicheverThreadServes) {
+  // Four shells at once, each opening a file inside the bind (escalated) and one outside (let
+  // through) 400 times with the shell's own redirections (no exec between calls): the serving
+  // threads overlap, and the wake-up mode switches under them (NotifyPrefilter::State::Adapt).
+  // Also with one thread, and with more unpinned threads than CPUs.
+  const std::string loop =
+      "i=0; bad=0; while [ $i -lt 400 ]; do read a < " + dst_ + "/x; read b < " + out_ +
+      "/a/f; [ \"$a$b\" = XF ] || bad=$((bad+1)); i=$((i+1)); done; " + "echo $bad";
+  const std::string script = "for n in 1 2 3 4; do (" + loop + ") > " + t_.path() +
+                             "/r$n & done; wait; cat " + t_.path() + "/r1 " + t_.path() + "/r2 " +
+                             t_.path() + "/r3 " + t_.path() + "/r4";
+  for (const char* threads : {"", "1", "3"}) {
+    RunOptions o;
+    if (*threads) o.extra_env = {std::string("UMVIEW_PREFILTER_THREADS=") + threads};
+    RunResult r = ShIn(Stats(Pf()), script, o);
+    ASSERT_EQ(r.exit_code, 0) << threads << ": " << r.err;
+    EXPECT_EQ(r.out, "0\n0\n0\n0\n") << threads;
+    EXPECT_GE(Prefiltered(r.err), 1600) << threads << ": " << r.err;
+    EXPECT_GE(StatsColumn(r.err, "openat", 1), 1600) << threads << ": " << r.err;
+  }
+}
+
+TEST_F(VfsPrefilter, ProgramsAndInterpretersOutsideTheMountsExecWithoutAStop) {
+  // Host programs, a script whose interpreter is the host's, a command that does not exist:
+  // no execve stop. A script whose "#!" names an interpreter inside the bind (it exists only
+  // there), and a program inside it: viewfs runs them.
+  ASSERT_EQ(system(("cp /bin/sh " + src_ + "/sh && cp /bin/echo " + src_ + "/echo").c_str()), 0);
+  Put(out_ + "/host-script", "#!/bin/sh\necho host script\n");
+  Put(out_ + "/view-script", "#!" + dst_ + "/sh\necho view script\n");
+  ASSERT_EQ(chmod((out_ + "/host-script").c_str(), 0755), 0);
+  ASSERT_EQ(chmod((out_ + "/view-script").c_str(), 0755), 0);
+  RunResult outside =
+      ShIn(Stats(Pf()), "/bin/true; " + out_ + "/host-script; no-such-command; " + "echo $?");
+  ASSERT_EQ(outside.exit_code, 0) << outside.err;
+  EXPECT_EQ(outside.out, "host script\n127\n");
+  EXPECT_EQ(StatsColumn(outside.err, "execve", 1), 0) << outside.err;
+  EXPECT_GE(StatsColumn(outside.err, "execve", 5), 3) << outside.err;
+  RunResult inside = ShIn(Stats(Pf()), out_ + "/view-script; " + dst_ + "/echo view program");
+  ASSERT_EQ(inside.exit_code, 0) << inside.err;
+  EXPECT_EQ(inside.out, "view script\nview program\n");
+  EXPECT_EQ(StatsColumn(inside.err, "execve", 1), 2) << inside.err;
 }
 
 TEST_F(VfsPrefilter, SwitchedOffByEnvironmentEveryCallStops) {
