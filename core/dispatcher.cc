@@ -520,7 +520,8 @@ std::vector<int> Dispatcher::PrefilterFdCalls() const {
 }
 
 // execve may be decided by the prefilter only if every plugin it concerns — one with mounts,
-// or one that claims it by number or argument rule — declared prefixes and agreed.
+// or one that claims it by number or argument rule — agreed (PathPrefixes already requires
+// declared prefixes of a plugin that claims path calls by number).
 bool Dispatcher::PrefilterExec() const {
   for (size_t i = 0; i < slots_.size(); ++i) {
     const Slot& s = *slots_[i];
@@ -529,7 +530,7 @@ bool Dispatcher::PrefilterExec() const {
     bool concerned = s.nrs.test(SYS_execve);
     for (const ArgRule& a : s.when) concerned |= a.nr == SYS_execve;
     for (const Mount& m : mounts_) concerned |= m.slot == i;
-    if (concerned && (s.prefilter.empty() || !s.prefilter_exec)) return false;
+    if (concerned && !s.prefilter_exec) return false;
   }
   return true;
 }

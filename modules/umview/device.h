@@ -332,6 +332,9 @@ class DeviceTable {
     host.NeedScratch();
     host.ClaimSyscall(SYS_getdents64);
     for (const auto& [path, n] : nodes_) host.AddMount(path);
+    // A device node is neither a program nor an interpreter: an execve concerns the table only
+    // if it names a node, which the prefilter's path rule sees.
+    host.SetPrefilterExec(true);
   }
 
   // Adds or replaces a node. Returns false if `path` is not absolute.

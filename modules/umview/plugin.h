@@ -240,9 +240,10 @@ class Host {
   // With SetPrefilterPaths declared: execve concerns the plugin only through the paths of the
   // program and of the interpreters the kernel opens for it (a script's "#!" interpreter, an
   // ELF's PT_INTERP, the latter also as resolved on the host). The ptrace engine's prefilter
-  // then lets an execve run unseen when all of them lie outside every declared prefix, or when
-  // the program does not exist there. Every plugin with mounts or claiming execve must agree,
-  // at the start for it to apply at all (later changes are in force for the next call).
+  // then lets an execve run unseen when all of them lie outside every prefix (declared, or the
+  // plugins' mounts), or when the program does not exist there. Every plugin with mounts or
+  // claiming execve must agree, at the start for it to apply at all (later changes are in force
+  // for the next call).
   virtual void SetPrefilterExec(bool on) { (void)on; }
 };
 

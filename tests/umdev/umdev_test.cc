@@ -68,6 +68,28 @@ TEST_F(UmDev, RedirectionsAndPipesThroughNullAndZero) {
   EXPECT_EQ(r.out, " 00 00 00 00 00 00 00 00 00 00\nnull=0\n0\n 00 00 00\ndd=0\n");
 }
 
+// The ptrace engine's prefilter takes the device paths for its prefixes: programs run with no
+// execve stop, alone and stacked under viewfs prefilter=on, while the devices still work.
+TEST_F(UmDev, ProgramsRunWithoutAStopBesideTheDevices) {
+  auto execve_stops = [](const std::string& err) {
+    size_t at = err.find("\nexecve ");
+    if (at == std::string::npos) return -1L;
+    return std::stol(err.substr(at + 8));
+  };
+  const std::string script = "/bin/true; echo x > /dev/umnull; head -c 3 /dev/umzero | od -An -tx1";
+  const std::string dev = PluginPath("umdev") + ",null=/dev/umnull,zero=/dev/umzero";
+  const std::string vfs = PluginPath("viewfs") + ",bind=/usr/share/zoneinfo:/mnt/zi,prefilter=on";
+  for (const bool stacked : {false, true}) {
+    std::vector<std::string> args = {"-e", "ptrace", "--stats"};
+    if (stacked) args.insert(args.end(), {"-p", vfs});
+    args.insert(args.end(), {"-p", dev, "--", "sh", "-c", script});
+    RunResult r = RunUmview(args);
+    ASSERT_EQ(r.exit_code, 0) << stacked << ": " << r.err;
+    EXPECT_EQ(r.out, " 00 00 00\n") << stacked;
+    EXPECT_EQ(execve_stops(r.err), 0) << stacked << ": " << r.err;
+  }
+}
+
 TEST_F(UmDev, DescriptorCallsOnARamdisk) {
   std::string p = PluginPath("umdev") + ",ramdisk=/dev/umram0:size=1M";
   RunResult r = RunUmview({"-p", p, "--", Tracee("umdev_io"), "/dev/umram0"});
