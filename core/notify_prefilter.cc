@@ -33,9 +33,6 @@
 #ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
 #define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
 #endif
-#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
-#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
-#endif
 
 namespace umview {
 
@@ -362,7 +359,8 @@ bool ExecOutside(const PrefilterRules& rules, char* path) {
       // are, else read.
       Elf64_Phdr ph[256];
       const size_t table = eh.e_phnum * sizeof(Elf64_Phdr);
-      if (eh.e_phoff + table <= static_cast<size_t>(n)) {
+      // (Offsets come from the file: compared so that a huge one cannot wrap around.)
+      if (eh.e_phoff <= static_cast<size_t>(n) && table <= static_cast<size_t>(n) - eh.e_phoff) {
         memcpy(ph, head + eh.e_phoff, table);
       } else if (pread(fd, ph, table, static_cast<off_t>(eh.e_phoff)) !=
                  static_cast<ssize_t>(table)) {
@@ -374,7 +372,7 @@ bool ExecOutside(const PrefilterRules& rules, char* path) {
         const size_t len = ph[i].p_filesz, at = ph[i].p_offset;
         if (len < 2 || len >= PATH_MAX) {
           outside = false;
-        } else if (at + len <= static_cast<size_t>(n)) {
+        } else if (at <= static_cast<size_t>(n) && len <= static_cast<size_t>(n) - at) {
           memcpy(path, head + at, len);
         } else if (pread(fd, path, len, static_cast<off_t>(at)) != static_cast<ssize_t>(len)) {
           outside = false;

@@ -58,7 +58,8 @@ class PrefilterDecision : public ::testing::Test {
     return path;
   }
   // A minimal 64-bit ELF header and program header table; with PT_INTERP `interp` if not empty.
-  static std::string Elf(const std::string& interp, unsigned char cls = ELFCLASS64) {
+  static std::string Elf(const std::string& interp, unsigned char cls = ELFCLASS64,
+                         uint64_t phoff = sizeof(Elf64_Ehdr), uint64_t interp_at = 0) {
     Elf64_Ehdr eh = {};
     memcpy(eh.e_ident, ELFMAG, SELFMAG);
     eh.e_ident[EI_CLASS] = cls;
@@ -67,14 +68,14 @@ class PrefilterDecision : public ::testing::Test {
     eh.e_type = ET_EXEC;
     eh.e_machine = EM_X86_64;
     eh.e_version = EV_CURRENT;
-    eh.e_phoff = sizeof eh;
+    eh.e_phoff = phoff;
     eh.e_ehsize = sizeof eh;
     eh.e_phentsize = sizeof(Elf64_Phdr);
     eh.e_phnum = 2;
     Elf64_Phdr ph[2] = {};
     ph[0].p_type = PT_LOAD;
     ph[1].p_type = interp.empty() ? PT_NOTE : PT_INTERP;
-    ph[1].p_offset = sizeof eh + sizeof ph;
+    ph[1].p_offset = interp_at ? interp_at : sizeof eh + sizeof ph;
     ph[1].p_filesz = interp.size() + 1;
     std::string out(reinterpret_cast<const char*>(&eh), sizeof eh);
     out.append(reinterpret_cast<const char*>(ph), sizeof ph);
@@ -199,6 +200,9 @@ TEST_F(PrefilterDecision, ExecveIsDecidedByTheProgramAndItsInterpreters) {
   EXPECT_FALSE(Exec(Make("loader-relative", Elf("ld.so"))));
   EXPECT_FALSE(Exec(Make("elf32", Elf(loader, ELFCLASS32))));
   EXPECT_FALSE(Exec(Make("unknown", "MZ\x90\0 not a format umview reads\n")));
+  // Offsets a hostile file sets so that an unchecked sum wraps around: never read out of bounds.
+  EXPECT_FALSE(Exec(Make("huge-phoff", Elf(loader, ELFCLASS64, ~0ULL - 16))));
+  EXPECT_FALSE(Exec(Make("huge-interp", Elf(loader, ELFCLASS64, sizeof(Elf64_Ehdr), ~0ULL - 8))));
   // Scripts: the "#!" interpreter, blanks and an argument included, and chains of them.
   EXPECT_TRUE(Exec(Make("script", "#! /bin/sh -e\necho\n")));
   EXPECT_FALSE(Exec(Make("script-inside", "#!" + inside_ + "/sh\n")));
