@@ -18,7 +18,8 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION "utils")
 set(CPACK_DEBIAN_PACKAGE_PRIORITY "optional")
 # Depends: computed from the binaries' and plugins' shared libraries by dpkg-shlibdeps
-# (package dpkg-dev), e.g. libc6, libstdc++6, libseccomp2, libyaml-cpp0.7, libboost-filesystem.
+# (package dpkg-dev), i.e. libc6, libstdc++6, libgcc-s1 (yaml-cpp and libseccomp are linked
+# statically, for start-up time: core/CMakeLists.txt).
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # Building a plugin against the SDK needs a compiler, CMake and Boost's headers (Boost.DLL).
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "g++, cmake, libboost-dev, bash-completion")

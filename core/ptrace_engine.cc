@@ -174,6 +174,7 @@ class PtraceEngine final : public Engine {
   void FinishInject(Task& t);
   pid_t WaitNext(int* status);
   void Escalate();
+  const std::vector<char>& FdFilter();
   void HandleEscalated(Task& t);
   void KeepNotifiedCallRestartable(Task& t);
   void SyncPrefilterRules();
@@ -188,7 +189,9 @@ class PtraceEngine final : public Engine {
   int root_status_ = 0;
   std::unordered_map<pid_t, std::unique_ptr<Task>> tasks_;
   std::vector<StopCounters> counters_;
-  std::vector<char> fd_filter_;  // struct sock_filter[] of the virtual-descriptor filter
+  // struct sock_filter[] of the virtual-descriptor filter, built on first use (FdFilter).
+  std::vector<char> fd_filter_;
+  bool fd_filter_failed_ = false;
   std::vector<std::vector<char>> stack_filters_;  // added by ExtendTrapped, in order
   std::vector<bool> trapped_now_;                 // by syscall number, what the filters trap
   bool trap_all_now_ = false;
@@ -334,11 +337,6 @@ bool PtraceEngine::Start(const std::vector<std::string>& argv, const std::vector
     if (config.need_scratch) notify_filter->GuardBelow(kScratchEnd);
     notify_filter->NotifyFor(config.prefiltered);
     if (!notify_filter->Build(error)) return false;
-  }
-  if (!config.fd_trapped.empty()) {
-    SeccompFilter fd_filter(config.fd_trapped, false, false);
-    if (!fd_filter.Build(error)) return false;
-    fd_filter_ = fd_filter.program();
   }
 
   int sync[2], report[2];
@@ -1005,7 +1003,7 @@ void PtraceEngine::HandleSyscallStop(Task& t) {
     regs.set_ret(stop.state.ret);
     if (regs.Store(t.tid) != 0) return;
   }
-  if (stop.want_fd_trap && t.proc && !t.proc->fd_trapped && !fd_filter_.empty()) {
+  if (stop.want_fd_trap && t.proc && !t.proc->fd_trapped && !FdFilter().empty()) {
     BeginFdFilterInject(t, regs, stop);
     return;
   }
@@ -1077,6 +1075,23 @@ bool PtraceEngine::BeginStackFilterInject(Task& t, const Regs& at_entry, const S
 // At a syscall exit stop the instruction before ip is the syscall instruction that just ran:
 // back up to it and run seccomp(SET_MODE_FILTER, TSYNC) with the program in scratch memory, then
 // put the registers (and the finished call's result) back.
+// The virtual-descriptor filter, built the first time a process gets a virtual descriptor: most
+// views never hold one, and libseccomp takes ~0.4 ms to build it, which was a tenth of umview's
+// start-up (docs/PERFORMANCE.md, "Start-up").
+const std::vector<char>& PtraceEngine::FdFilter() {
+  if (fd_filter_.empty() && !fd_filter_failed_ && !config_.fd_trapped.empty()) {
+    SeccompFilter filter(config_.fd_trapped, false, false);
+    std::string error;
+    if (filter.Build(&error)) {
+      fd_filter_ = filter.program();
+    } else {
+      fd_filter_failed_ = true;
+      Log(LogLevel::kError, "cannot build the virtual-descriptor filter: " + error);
+    }
+  }
+  return fd_filter_;
+}
+
 void PtraceEngine::BeginFdFilterInject(Task& t, const Regs& at_exit, SyscallStop& stop) {
   struct Prog {
     uint64_t len;  // struct sock_fprog: unsigned short + padding, then the pointer

@@ -213,7 +213,9 @@ TEST_F(PrefilterDecision, ExecveIsDecidedByTheProgramAndItsInterpreters) {
   EXPECT_FALSE(Exec(Make("no-newline", "#!/bin/sh" + std::string(300, ' '))));
   // What umview cannot read is for the plugins: an unreadable file, a directory, a device.
   const std::string unreadable = Make("unreadable", "#!/bin/sh\n", 0111);
-  if (geteuid() != 0) EXPECT_FALSE(Exec(unreadable));  // root reads it
+  if (geteuid() != 0) {  // root reads it
+    EXPECT_FALSE(Exec(unreadable));
+  }
   EXPECT_FALSE(Exec(top_ + "/other"));
   EXPECT_FALSE(Exec("/dev/null"));
   // The loader as the host resolves it: a view that binds the directory it lives in.
