@@ -413,6 +413,7 @@ bool Dispatcher::AddPlugin(const std::string& name, Plugin* plugin, const Option
 
 EngineConfig Dispatcher::MakeEngineConfig() const {
   EngineConfig c;
+  c.observe_exec = !slots_.empty();
   std::bitset<512> trap;
   for (const auto& s : slots_) {
     c.trap_all |= s->all;

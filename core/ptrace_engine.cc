@@ -174,6 +174,7 @@ class PtraceEngine final : public Engine {
   void FinishInject(Task& t);
   pid_t WaitNext(int* status);
   void Escalate();
+  static bool TracedByUs(pid_t tid);
   const std::vector<char>& FdFilter();
   void HandleEscalated(Task& t);
   void KeepNotifiedCallRestartable(Task& t);
@@ -192,6 +193,7 @@ class PtraceEngine final : public Engine {
   // struct sock_filter[] of the virtual-descriptor filter, built on first use (FdFilter).
   std::vector<char> fd_filter_;
   bool fd_filter_failed_ = false;
+  bool observe_exec_ = true;                      // PTRACE_O_TRACEEXEC (Start)
   std::vector<std::vector<char>> stack_filters_;  // added by ExtendTrapped, in order
   std::vector<bool> trapped_now_;                 // by syscall number, what the filters trap
   bool trap_all_now_ = false;
@@ -356,8 +358,13 @@ bool PtraceEngine::Start(const std::vector<std::string>& argv, const std::vector
   }
   close(sync[0]);
   close(report[1]);
+  // Without PTRACE_O_TRACEEXEC a seized tracee execs without a stop (and no SIGTRAP). The one
+  // thing lost: when a thread other than the leader execs, its old tid vanishes unreported
+  // (HandleExec moves it); its record stays, and KillView checks a tid is still ours.
+  observe_exec_ = config.observe_exec || config.need_scratch || filtered;
   long opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK |
-              PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC | PTRACE_O_TRACESECCOMP | PTRACE_O_EXITKILL;
+              PTRACE_O_TRACEVFORK | PTRACE_O_TRACESECCOMP | PTRACE_O_EXITKILL |
+              (observe_exec_ ? PTRACE_O_TRACEEXEC : 0);
   if (ptrace(PTRACE_SEIZE, child, nullptr, opts) != 0) {
     *error =
         std::string("ptrace(PTRACE_SEIZE, pid=") + std::to_string(child) + "): " + strerror(errno);
@@ -619,9 +626,26 @@ void PtraceEngine::Gone(pid_t tid, int status) {
   if (tid == root_ && config_.kill_on_root_exit) {
     // --kill-on-exit: what the command left behind (daemons, orphans) goes with it. Their
     // exits are reaped by the loop as usual.
-    for (const auto& [other, task] : tasks_) kill(other, SIGKILL);
+    for (const auto& [other, task] : tasks_) {
+      if (observe_exec_ || TracedByUs(other)) kill(other, SIGKILL);
+    }
   }
   ReleaseOrphans();
+}
+
+// Whether tid is a thread umview traces: a record can outlive its thread when exec is not
+// observed (Start), and its number may belong to someone else by now.
+bool PtraceEngine::TracedByUs(pid_t tid) {
+  std::string path = "/proc/" + std::to_string(tid) + "/status";
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[2048];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return false;
+  buf[n] = 0;
+  const char* tp = strstr(buf, "\nTracerPid:");
+  return tp != nullptr && atoi(tp + 11) == getpid();
 }
 
 // A child whose creator was killed between creating it and reporting the clone event is held

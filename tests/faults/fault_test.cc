@@ -177,6 +177,29 @@ TEST(TraceeLifecycle, KillOnExitKillsWhatTheCommandLeftRunning) {
   EXPECT_FALSE(Alive(d));
 }
 
+// A view with no plugin does not stop at execve (EngineConfig::observe_exec): an exec from a
+// thread other than the leader leaves a record of a tid that is gone. umview still ends with
+// the command, and --kill-on-exit still kills what the exec'd program left running.
+TEST(TraceeLifecycle, ViewWithNoPluginFollowsExecsFromThreads) {
+  RunResult r = RunUmview({"--", Tracee("eng_exec_thread"), "/bin/sh", "-c", "echo ran; exit 33"});
+  EXPECT_EQ(r.exit_code, 33) << r.err;
+  EXPECT_EQ(r.out, "ran\n");
+  r = RunUmview({"--", Tracee("eng_exec_thread"), "--from-main", "/bin/sh", "-c", "exit 34"});
+  EXPECT_EQ(r.exit_code, 34) << r.err;
+
+  TempDir t;
+  std::string script = "(setsid " + Tracee("eng_exec_thread") + " /bin/sh -c 'echo $$ > " +
+                       t / "daemon" + "; while true; do sleep 0.05; done' &) ; while [ ! -s " +
+                       t / "daemon" + " ]; do sleep 0.01; done; exit 3";
+  r = RunUmview({"--kill-on-exit", "--", "sh", "-c", script});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.signal, SIGKILL) << "umview was still waiting for the daemon";
+  pid_t d = atoi(ReadFile(t / "daemon").c_str());
+  ASSERT_GT(d, 0);
+  for (int i = 0; i < 100 && Alive(d); ++i) usleep(20000);
+  EXPECT_FALSE(Alive(d));
+}
+
 TEST(TraceeLifecycle, ZombiesParentsExitingFirstAndFailedExecs) {
   // A child left a zombie by its parent, an orphan that outlives its parent, and an exec of a
   // missing program: each exit status is what it is natively.
