@@ -161,6 +161,17 @@ TEST(TraceeLifecycle, DaemonOutlivingTheCommandIsWaitedForByDefault) {
   EXPECT_EQ(ReadFile(t / "done"), "done\n");
 }
 
+// umview with --kill-on-exit ran a command that exits 3 and left a daemon, whose pid is in
+// pid_file: umview returned with the command's status, and the daemon is gone.
+void ExpectDaemonKilled(const RunResult& r, const std::string& pid_file) {
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.signal, SIGKILL) << "umview was still waiting for the daemon";
+  pid_t d = atoi(ReadFile(pid_file).c_str());
+  ASSERT_GT(d, 0);
+  for (int i = 0; i < 100 && Alive(d); ++i) usleep(20000);
+  EXPECT_FALSE(Alive(d));
+}
+
 TEST(TraceeLifecycle, KillOnExitKillsWhatTheCommandLeftRunning) {
   TempDir t;
   std::string script = "(setsid sh -c 'echo $$ > " + t / "daemon" +
@@ -168,13 +179,8 @@ TEST(TraceeLifecycle, KillOnExitKillsWhatTheCommandLeftRunning) {
                        " ]; do sleep 0.01; done; exit 3";
   std::vector<std::string> args = {
       "--kill-on-exit", "-p", "viewfs,hide=" + t / "nothing", "--", "sh", "-c", script};
-  RunResult r = RunUmview(args);  // would hang until the timeout if the daemon were waited for
-  EXPECT_EQ(r.exit_code, 3) << r.err;
-  EXPECT_NE(r.signal, SIGKILL) << "umview was still waiting for the daemon";
-  pid_t d = atoi(ReadFile(t / "daemon").c_str());
-  ASSERT_GT(d, 0);
-  for (int i = 0; i < 100 && Alive(d); ++i) usleep(20000);
-  EXPECT_FALSE(Alive(d));
+  // Would hang until the timeout if the daemon were waited for.
+  ExpectDaemonKilled(RunUmview(args), t / "daemon");
 }
 
 // A view with no plugin does not stop at execve (EngineConfig::observe_exec): an exec from a
@@ -191,13 +197,7 @@ TEST(TraceeLifecycle, ViewWithNoPluginFollowsExecsFromThreads) {
   std::string script = "(setsid " + Tracee("eng_exec_thread") + " /bin/sh -c 'echo $$ > " +
                        t / "daemon" + "; while true; do sleep 0.05; done' &) ; while [ ! -s " +
                        t / "daemon" + " ]; do sleep 0.01; done; exit 3";
-  r = RunUmview({"--kill-on-exit", "--", "sh", "-c", script});
-  EXPECT_EQ(r.exit_code, 3) << r.err;
-  EXPECT_NE(r.signal, SIGKILL) << "umview was still waiting for the daemon";
-  pid_t d = atoi(ReadFile(t / "daemon").c_str());
-  ASSERT_GT(d, 0);
-  for (int i = 0; i < 100 && Alive(d); ++i) usleep(20000);
-  EXPECT_FALSE(Alive(d));
+  ExpectDaemonKilled(RunUmview({"--kill-on-exit", "--", "sh", "-c", script}), t / "daemon");
 }
 
 TEST(TraceeLifecycle, ZombiesParentsExitingFirstAndFailedExecs) {
