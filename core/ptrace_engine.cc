@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bitset>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -88,6 +89,12 @@ bool TouchesScratch(const Regs& r, uint64_t base) {
 // write it; we write through /proc/PID/mem), cut into per-thread slots.
 struct AddressSpace {
   uint64_t base = 0;
+  // Lazy set-up (PtraceEngine::NeedScratch): kNone until a stop of one of its threads needs
+  // scratch, kPending while the injected mmap runs, kFailed when it could not be mapped.
+  enum class Setup { kNone, kPending, kFailed } setup = Setup::kNone;
+  // Its fixed address was taken by the program's own memory: map it where the kernel likes
+  // (the guard rules do not cover it there).
+  bool anywhere = false;
   std::vector<bool> used;
   int Acquire() {
     if (base == 0) return -1;
@@ -105,10 +112,30 @@ struct AddressSpace {
   }
 };
 
+// Whether a memory call stopped by the guard rules must be refused with EPERM: it touches the
+// scratch area, or, before the area is mapped at its fixed address, it would place the
+// program's own memory there (so that the address stays free for it).
+bool RefusedForScratch(const AddressSpace& as, const Regs& regs) {
+  if (as.base != 0) return TouchesScratch(regs, as.base);
+  if (as.setup == AddressSpace::Setup::kFailed || as.anywhere) return false;
+  Regs target = regs;
+  switch (regs.nr()) {
+    case SYS_mmap:
+    case SYS_shmat:
+      return TouchesScratch(regs, kScratchBase);
+    case SYS_mremap:  // only where it moves to
+      target.set_arg(0, 0);
+      target.set_arg(1, 0);
+      return TouchesScratch(target, kScratchBase);
+    default:
+      return false;
+  }
+}
+
 // Where a thread is in a call umview makes it run: the scratch mmap that follows an execve, or
 // the seccomp() that adds the virtual-descriptor filter.
 enum class Inject { kNone, kAwaitExecExit, kAwaitEntry, kAwaitExit };
-enum class InjectKind { kScratch, kFdFilter, kStackFilter };
+enum class InjectKind { kScratch, kFdFilter, kStackFilter, kLazyScratch };
 
 // What threads of one process share beyond memory. Survives execve; copied by fork.
 struct Proc {
@@ -174,7 +201,12 @@ class PtraceEngine final : public Engine {
   void FinishInject(Task& t);
   pid_t WaitNext(int* status);
   void Escalate();
+  bool NeedScratch(Task& t);
+  void BeginLazyScratch(Task& t, const Regs& regs, bool at_entry);
+  void FinishLazyScratch(Task& t, int64_t rc);
   static bool TracedByUs(pid_t tid);
+  static bool OwnScratchMapped(pid_t tid);
+  static bool NotPositionIndependent(Task& t);
   const std::vector<char>& FdFilter();
   void HandleEscalated(Task& t);
   void KeepNotifiedCallRestartable(Task& t);
@@ -193,7 +225,13 @@ class PtraceEngine final : public Engine {
   // struct sock_filter[] of the virtual-descriptor filter, built on first use (FdFilter).
   std::vector<char> fd_filter_;
   bool fd_filter_failed_ = false;
-  bool observe_exec_ = true;                      // PTRACE_O_TRACEEXEC (Start)
+  bool observe_exec_ = true;  // PTRACE_O_TRACEEXEC (Start)
+  // Map every address space's scratch area right after its execve, as before the lazy set-up
+  // (UMVIEW_SCRATCH=eager: for comparing the two).
+  bool eager_scratch_ = false;
+  // Calls that stop only for the engine (clone's CLONE_UNTRACED, the guard rules) and that no
+  // plugin claims: their stops never need scratch, so they do not map it.
+  std::bitset<512> scratch_free_;
   std::vector<std::vector<char>> stack_filters_;  // added by ExtendTrapped, in order
   std::vector<bool> trapped_now_;                 // by syscall number, what the filters trap
   bool trap_all_now_ = false;
@@ -324,6 +362,18 @@ bool PtraceEngine::Start(const std::vector<std::string>& argv, const std::vector
     if (nr >= 0 && nr < 512) trapped_now_[nr] = true;
   }
   trap_all_now_ = config.trap_all;
+  for (int nr : {SYS_clone, SYS_clone3, SYS_munmap, SYS_mprotect, SYS_pkey_mprotect, SYS_madvise,
+                 SYS_mremap, SYS_mmap, SYS_shmat, SYS_userfaultfd}) {
+    scratch_free_.set(nr);
+  }
+  for (int nr : config.trapped) {
+    if (nr >= 0 && nr < 512) scratch_free_.reset(nr);
+  }
+  for (const ArgRule& a : config.conditional) {
+    if (a.nr >= 0 && a.nr < 512) scratch_free_.reset(a.nr);
+  }
+  const char* scratch = getenv("UMVIEW_SCRATCH");
+  eager_scratch_ = scratch != nullptr && strcmp(scratch, "eager") == 0;
   const bool filtered = config.trap_all || !config.trapped.empty() || !config.conditional.empty();
   SeccompFilter filter(trapped, config.trap_all, filtered, config.conditional);
   if (config.need_scratch) filter.GuardBelow(kScratchEnd);
@@ -474,6 +524,10 @@ void PtraceEngine::HandleEscalated(Task& t) {
     Resume(t);
     return;
   }
+  if (NeedScratch(t)) {
+    BeginLazyScratch(t, regs, /*at_entry=*/false);
+    return;  // the call is made again once the area is mapped: notified, escalated anew
+  }
   SyscallStop stop = MakeStop(t, regs);
   SyscallState before = stop.state;
   t.at_restart = true;
@@ -618,6 +672,9 @@ void PtraceEngine::Gone(pid_t tid, int status) {
   if (it == tasks_.end()) return;
   Task& t = *it->second;
   if (t.as) t.as->Release(t.slot);
+  if (t.as && t.inject != Inject::kNone && t.inject_kind == InjectKind::kLazyScratch) {
+    t.as->setup = AddressSpace::Setup::kNone;  // killed while mapping it: another thread will
+  }
   if (t.deferred) --deferred_n_;
   if (notify_) notify_->Forget(tid);
   client_->OnTaskExit(tid, status);
@@ -751,6 +808,13 @@ void PtraceEngine::HandleStop(pid_t tid, int status) {
       return;
   }
   // Signal-delivery stop: deliver the signal unchanged.
+  if (t.inject == Inject::kAwaitEntry && t.inject_kind == InjectKind::kLazyScratch) {
+    // Before the mmap planted at an escalation stop ran: give up the mmap (the handler would
+    // run first, its calls taken for it). The call restarts after the handler, as it would.
+    t.saved.Store(t.tid);
+    t.inject = Inject::kNone;
+    if (t.as) t.as->setup = AddressSpace::Setup::kNone;
+  }
   if (notify_) KeepNotifiedCallRestartable(t);
   Resume(t, sig);
 }
@@ -780,10 +844,14 @@ void PtraceEngine::HandleSeccomp(Task& t) {
       t.mem->Write(regs.arg(0), &flags, sizeof flags);
     }
   }
-  if (config_.need_scratch && t.as && t.as->base != 0 && TouchesScratch(regs, t.as->base)) {
+  if (config_.need_scratch && t.as && RefusedForScratch(*t.as, regs)) {
     regs.SkipSyscall(-EPERM);
     if (regs.Store(t.tid) == 0) Resume(t);
     return;
+  }
+  if (NeedScratch(t) && !scratch_free_[regs.nr() & 511]) {
+    BeginLazyScratch(t, regs, /*at_entry=*/true);
+    return;  // the call runs again once the area is mapped, and stops here anew
   }
   SyscallStop stop = MakeStop(t, regs);
   if (t.proc && t.proc->filters < stack_filters_.size() && BeginStackFilterInject(t, regs, stop)) {
@@ -1096,9 +1164,6 @@ bool PtraceEngine::BeginStackFilterInject(Task& t, const Regs& at_entry, const S
   return true;
 }
 
-// At a syscall exit stop the instruction before ip is the syscall instruction that just ran:
-// back up to it and run seccomp(SET_MODE_FILTER, TSYNC) with the program in scratch memory, then
-// put the registers (and the finished call's result) back.
 // The virtual-descriptor filter, built the first time a process gets a virtual descriptor: most
 // views never hold one, and libseccomp takes ~0.4 ms to build it, which was a tenth of umview's
 // start-up (docs/PERFORMANCE.md, "Start-up").
@@ -1116,6 +1181,9 @@ const std::vector<char>& PtraceEngine::FdFilter() {
   return fd_filter_;
 }
 
+// At a syscall exit stop the instruction before ip is the syscall instruction that just ran:
+// back up to it and run seccomp(SET_MODE_FILTER, TSYNC) with the program in scratch memory, then
+// put the registers (and the finished call's result) back.
 void PtraceEngine::BeginFdFilterInject(Task& t, const Regs& at_exit, SyscallStop& stop) {
   struct Prog {
     uint64_t len;  // struct sock_fprog: unsigned short + padding, then the pointer
@@ -1215,11 +1283,119 @@ void PtraceEngine::HandleExec(Task& t) {
   x.as = std::make_shared<AddressSpace>();
   x.mem->Reset(x.tid);
   client_->OnExec(x.tid, former_tid);
-  if (config_.need_scratch) {
+  if (config_.need_scratch && (eager_scratch_ || NotPositionIndependent(x))) {
     x.inject = Inject::kAwaitExecExit;
     x.inject_kind = InjectKind::kScratch;
   }
   Resume(x);
+}
+
+// The scratch area is mapped the first time a stop of its address space may need it, not at
+// each execve: most programs of a view never stop (the prefilter, calls no plugin claims), and
+// mapping it took four more stops per program (execve's exit, the planted mmap's entry, seccomp
+// and exit stops). The stopped call waits: the mmap is injected in its place, then the call is
+// made again and stops anew (BeginLazyScratch). A thread of the same address space that stops
+// meanwhile makes its call again too, until the area is there.
+bool PtraceEngine::NeedScratch(Task& t) {
+  if (!config_.need_scratch || !t.as || t.as->base != 0) return false;
+  return t.as->setup != AddressSpace::Setup::kFailed;
+}
+
+void PtraceEngine::BeginLazyScratch(Task& t, const Regs& regs, bool at_entry) {
+  if (t.as->setup == AddressSpace::Setup::kPending) {
+    // Another thread maps it: make this call again later (at a seccomp stop: skip it and back
+    // up to the syscall instruction; at an escalation stop the kernel restarts it anyway).
+    if (at_entry) {
+      Regs again = regs;
+      again.SkipSyscall(regs.nr());
+      again.set_ip(regs.ip() - Regs::kSyscallInsnLen);
+      if (again.Store(t.tid) != 0) return;
+    }
+    Resume(t);
+    return;
+  }
+  t.as->setup = AddressSpace::Setup::kPending;
+  t.saved = regs;
+  Regs r = regs;
+  const bool fixed = !t.as->anywhere;
+  const uint64_t args[6] = {fixed ? kScratchBase : 0,
+                            kScratchSize,
+                            PROT_READ,
+                            static_cast<uint64_t>(MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+                                                  (fixed ? MAP_FIXED_NOREPLACE : 0)),
+                            static_cast<uint64_t>(-1),
+                            0};
+  r.SetupSyscall(SYS_mmap, args);
+  if (!at_entry) r.set_ip(regs.ip() - Regs::kSyscallInsnLen);  // run it from user mode
+  if (r.Store(t.tid) != 0) return;
+  // At a seccomp stop the mmap replaces the call now (the kernel checks the filters again and
+  // the guard rules stop it: let through, inject != kNone); else its entry comes first.
+  t.inject = at_entry ? Inject::kAwaitExit : Inject::kAwaitEntry;
+  t.inject_kind = InjectKind::kLazyScratch;
+  Resume(t);
+}
+
+void PtraceEngine::FinishLazyScratch(Task& t, int64_t rc) {
+  t.inject = Inject::kNone;
+  if (t.as && t.as->base == 0) {
+    if (rc >= 0 || rc < -4095) {
+      t.as->base = static_cast<uint64_t>(rc);
+      t.as->setup = AddressSpace::Setup::kNone;
+    } else if (rc == -EEXIST && !t.as->anywhere && OwnScratchMapped(t.tid)) {
+      t.as->base = kScratchBase;  // a fork copied ours before it was recorded
+      t.as->setup = AddressSpace::Setup::kNone;
+    } else if (rc == -EEXIST && !t.as->anywhere) {
+      t.as->anywhere = true;  // the next stop maps it elsewhere
+      t.as->setup = AddressSpace::Setup::kNone;
+      Log(LogLevel::kInfo, "pid " + std::to_string(t.tid) +
+                               ": the scratch area's address is taken; mapped elsewhere");
+    } else {
+      t.as->setup = AddressSpace::Setup::kFailed;
+      Log(LogLevel::kWarning,
+          "pid " + std::to_string(t.tid) + ": no scratch area (mmap at its fixed address: " +
+              strerror(static_cast<int>(-rc)) + "); calls whose paths must be rewritten fail");
+    }
+  }
+  // Back to the call, one instruction earlier: it is made again, through all filters.
+  Regs back = t.saved;
+  back.set_ip(t.saved.ip() - Regs::kSyscallInsnLen);
+  back.set_ret(t.saved.nr());
+  back.Store(t.tid);
+  Resume(t);
+}
+
+// Whether the program just exec'd is not position-independent (an ELF ET_EXEC at its usual
+// 0x400000): its brk heap starts at a random address up to 1 GiB above it (Linux 6.x on
+// x86-64), possibly in the scratch area's range, so that area is mapped before the heap, at the
+// execve, as without the lazy set-up. (gcc's driver and cc1 in Debian are such programs.)
+bool PtraceEngine::NotPositionIndependent(Task& t) {
+  unsigned char h[18];
+  if (t.mem->Read(0x400000, h, sizeof h) != 0) return false;
+  return memcmp(h,
+                "\x7f"
+                "ELF",
+                4) == 0 &&
+         h[16] == 2 /* ET_EXEC */ && h[17] == 0;
+}
+
+// Whether the thread's memory has umview's scratch mapping: read-only, private, anonymous, at
+// kScratchBase and kScratchSize long.
+bool PtraceEngine::OwnScratchMapped(pid_t tid) {
+  std::string path = "/proc/" + std::to_string(tid) + "/maps";
+  FILE* f = fopen(path.c_str(), "re");
+  if (!f) return false;
+  char line[512];
+  bool found = false;
+  while (!found && fgets(line, sizeof line, f)) {
+    unsigned long lo = 0, hi = 0;
+    char perms[8] = {};
+    unsigned long off = 0, inode = 1;
+    if (sscanf(line, "%lx-%lx %7s %lx %*s %lu", &lo, &hi, perms, &off, &inode) == 5) {
+      found = lo == kScratchBase && hi == kScratchEnd && strcmp(perms, "r--p") == 0 && inode == 0;
+    }
+  }
+  fclose(f);
+  return found;
 }
 
 // At the execve exit stop: make the tracee run mmap() for its scratch area. We plant a syscall
@@ -1265,6 +1441,10 @@ void PtraceEngine::FinishInject(Task& t) {
     }
     if (t.proc) ++t.proc->filters;  // tried: do not loop on a process that refuses it
     Resume(t);
+    return;
+  }
+  if (t.inject_kind == InjectKind::kLazyScratch) {
+    FinishLazyScratch(t, r.ret());
     return;
   }
   if (t.inject_kind == InjectKind::kFdFilter) {

@@ -217,6 +217,46 @@ TEST_F(VfsPrefilter, ProgramsAndInterpretersOutsideTheMountsExecWithoutAStop) {
   EXPECT_EQ(StatsColumn(inside.err, "execve", 1), 2) << inside.err;
 }
 
+// The scratch area (where viewfs puts rewritten paths) is mapped in a process the first time
+// one of its calls stops for a plugin, not at each execve: with the prefilter, a shell whose
+// calls so far all ran unseen has no such mapping; once it reads a file of the bind it has it
+// (and reads the bind's file). Without the prefilter its first library open stops already.
+TEST_F(VfsPrefilter, ScratchIsMappedOnlyInProgramsThatStop) {
+  const std::string maps = "grep -c '^10000000-12000000 r--p' /proc/$$/maps; ";
+  const std::string script = maps + "read x < " + dst_ + "/x; echo $x; " + maps;
+  RunResult r = ShIn(Pf(), script);
+  EXPECT_EQ(r.out, "0\nX\n1\n") << r.err;
+  r = ShIn(Plain(), script);
+  EXPECT_EQ(r.out, "1\nX\n1\n") << r.err;
+}
+
+// A program that put its own memory where the scratch area goes (an address hint, before any
+// of its calls stopped) keeps it, may unmap it, and its calls in the bind still work: the area
+// is mapped elsewhere.
+TEST_F(VfsPrefilter, ScratchMovesAsideForTheProgramsOwnMemory) {
+  RunResult r = RunUmview([&] {
+    auto a = Pf();
+    a.insert(a.end(), {"--", Tracee("vfs_low_hint"), dst_ + "/x"});
+    return a;
+  }());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "hint=at read=X munmap=0\n") << r.err;
+}
+
+// Threads whose first stops come together: one maps the scratch area, the others make their
+// calls again until it is there, and every call still reads the bind's file.
+TEST_F(VfsPrefilter, ThreadsStoppingTogetherShareOneScratchArea) {
+  for (const auto& view : {Pf(), Plain()}) {
+    RunResult r = RunUmview([&] {
+      auto a = view;
+      a.insert(a.end(), {"--", Tracee("eng_open_threads"), dst_ + "/x", "X\n"});
+      return a;
+    }());
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "opens=1600 bad=0\n") << r.err;
+  }
+}
+
 TEST_F(VfsPrefilter, SwitchedOffByEnvironmentEveryCallStops) {
   RunOptions o;
   o.extra_env = {"UMVIEW_NOTIFY_PREFILTER=off"};
