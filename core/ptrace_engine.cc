@@ -206,7 +206,7 @@ class PtraceEngine final : public Engine {
   void FinishLazyScratch(Task& t, int64_t rc);
   static bool TracedByUs(pid_t tid);
   static bool OwnScratchMapped(pid_t tid);
-  static bool NotPositionIndependent(Task& t);
+  static bool HeapMayReachScratch(Task& t);
   const std::vector<char>& FdFilter();
   void HandleEscalated(Task& t);
   void KeepNotifiedCallRestartable(Task& t);
@@ -1283,7 +1283,7 @@ void PtraceEngine::HandleExec(Task& t) {
   x.as = std::make_shared<AddressSpace>();
   x.mem->Reset(x.tid);
   client_->OnExec(x.tid, former_tid);
-  if (config_.need_scratch && (eager_scratch_ || NotPositionIndependent(x))) {
+  if (config_.need_scratch && (eager_scratch_ || HeapMayReachScratch(x))) {
     x.inject = Inject::kAwaitExecExit;
     x.inject_kind = InjectKind::kScratch;
   }
@@ -1364,18 +1364,33 @@ void PtraceEngine::FinishLazyScratch(Task& t, int64_t rc) {
   Resume(t);
 }
 
-// Whether the program just exec'd is not position-independent (an ELF ET_EXEC at its usual
-// 0x400000): its brk heap starts at a random address up to 1 GiB above it (Linux 6.x on
-// x86-64), possibly in the scratch area's range, so that area is mapped before the heap, at the
-// execve, as without the lazy set-up. (gcc's driver and cc1 in Debian are such programs.)
-bool PtraceEngine::NotPositionIndependent(Task& t) {
+// Whether the program just exec'd may grow its brk heap into the scratch area's range before
+// the area is mapped: a program that is not position-independent (an ELF ET_EXEC at its usual
+// 0x400000) has its heap start at a random address up to 1 GiB above its image (Linux 6.x on
+// x86-64), below the area's range one time in four. (Debian's gcc driver and cc1 are such
+// programs; PIE programs have their heap far above.) Such a program gets the area at the execve.
+bool PtraceEngine::HeapMayReachScratch(Task& t) {
   unsigned char h[18];
   if (t.mem->Read(0x400000, h, sizeof h) != 0) return false;
-  return memcmp(h,
-                "\x7f"
-                "ELF",
-                4) == 0 &&
-         h[16] == 2 /* ET_EXEC */ && h[17] == 0;
+  if (memcmp(h,
+             "\x7f"
+             "ELF",
+             4) != 0 ||
+      h[16] != 2 /* ET_EXEC */ || h[17] != 0)
+    return false;
+  // start_brk: field 47 of /proc/PID/stat, the 45th after the command's closing parenthesis.
+  std::string path = "/proc/" + std::to_string(t.tid) + "/stat";
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return true;
+  char buf[1024];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return true;
+  buf[n] = 0;
+  const char* p = strrchr(buf, ')');
+  for (int field = 2; p != nullptr && field < 47; ++field) p = strchr(p + 1, ' ');
+  if (p == nullptr) return true;
+  return strtoull(p + 1, nullptr, 10) < kScratchEnd;
 }
 
 // Whether the thread's memory has umview's scratch mapping: read-only, private, anonymous, at
