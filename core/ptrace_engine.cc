@@ -690,17 +690,23 @@ void PtraceEngine::Gone(pid_t tid, int status) {
   ReleaseOrphans();
 }
 
-// Whether tid is a thread umview traces: a record can outlive its thread when exec is not
-// observed (Start), and its number may belong to someone else by now.
-bool PtraceEngine::TracedByUs(pid_t tid) {
-  std::string path = "/proc/" + std::to_string(tid) + "/status";
+// Reads the start of /proc/TID/NAME into buf as a string. False if it cannot be read.
+bool ReadProcFile(pid_t tid, const char* name, char* buf, size_t size) {
+  std::string path = "/proc/" + std::to_string(tid) + "/" + name;
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
-  char buf[2048];
-  ssize_t n = read(fd, buf, sizeof buf - 1);
+  ssize_t n = read(fd, buf, size - 1);
   close(fd);
   if (n <= 0) return false;
   buf[n] = 0;
+  return true;
+}
+
+// Whether tid is a thread umview traces: a record can outlive its thread when exec is not
+// observed (Start), and its number may belong to someone else by now.
+bool PtraceEngine::TracedByUs(pid_t tid) {
+  char buf[2048];
+  if (!ReadProcFile(tid, "status", buf, sizeof buf)) return false;
   const char* tp = strstr(buf, "\nTracerPid:");
   return tp != nullptr && atoi(tp + 11) == getpid();
 }
@@ -711,14 +717,8 @@ void PtraceEngine::ReleaseOrphans() {
   for (auto& [tid, task] : tasks_) {
     Task& c = *task;
     if (!c.held) continue;
-    std::string path = "/proc/" + std::to_string(tid) + "/status";
-    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) continue;
     char buf[1024];
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) continue;
-    buf[n] = 0;
+    if (!ReadProcFile(tid, "status", buf, sizeof buf)) continue;
     const char* tg = strstr(buf, "\nTgid:");
     const char* pp = strstr(buf, "\nPPid:");
     pid_t tgid = tg ? atoi(tg + 6) : tid;
@@ -1379,14 +1379,8 @@ bool PtraceEngine::HeapMayReachScratch(Task& t) {
       h[16] != 2 /* ET_EXEC */ || h[17] != 0)
     return false;
   // start_brk: field 47 of /proc/PID/stat, the 45th after the command's closing parenthesis.
-  std::string path = "/proc/" + std::to_string(t.tid) + "/stat";
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return true;
   char buf[1024];
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return true;
-  buf[n] = 0;
+  if (!ReadProcFile(t.tid, "stat", buf, sizeof buf)) return true;
   const char* p = strrchr(buf, ')');
   for (int field = 2; p != nullptr && field < 47; ++field) p = strchr(p + 1, ' ');
   if (p == nullptr) return true;
