@@ -410,7 +410,7 @@ bool PtraceEngine::Start(const std::vector<std::string>& argv, const std::vector
   close(report[1]);
   // Without PTRACE_O_TRACEEXEC a seized tracee execs without a stop (and no SIGTRAP). The one
   // thing lost: when a thread other than the leader execs, its old tid vanishes unreported
-  // (HandleExec moves it); its record stays, and KillView checks a tid is still ours.
+  // (HandleExec moves it); its record stays, and --kill-on-exit (Gone) checks a tid is still ours.
   observe_exec_ = config.observe_exec || config.need_scratch || filtered;
   long opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK |
               PTRACE_O_TRACEVFORK | PTRACE_O_TRACESECCOMP | PTRACE_O_EXITKILL |
@@ -1292,8 +1292,8 @@ void PtraceEngine::HandleExec(Task& t) {
 
 // The scratch area is mapped the first time a stop of its address space may need it, not at
 // each execve: most programs of a view never stop (the prefilter, calls no plugin claims), and
-// mapping it took four more stops per program (execve's exit, the planted mmap's entry, seccomp
-// and exit stops). The stopped call waits: the mmap is injected in its place, then the call is
+// mapping it took three more stops per program (execve's exit, the planted mmap's entry and
+// exit). The stopped call waits: the mmap is injected in its place, then the call is
 // made again and stops anew (BeginLazyScratch). A thread of the same address space that stops
 // meanwhile makes its call again too, until the area is there.
 bool PtraceEngine::NeedScratch(Task& t) {
@@ -1328,8 +1328,8 @@ void PtraceEngine::BeginLazyScratch(Task& t, const Regs& regs, bool at_entry) {
   r.SetupSyscall(SYS_mmap, args);
   if (!at_entry) r.set_ip(regs.ip() - Regs::kSyscallInsnLen);  // run it from user mode
   if (r.Store(t.tid) != 0) return;
-  // At a seccomp stop the mmap replaces the call now (the kernel checks the filters again and
-  // the guard rules stop it: let through, inject != kNone); else its entry comes first.
+  // At a seccomp stop the mmap replaces the call now (the kernel checks the filters again: a
+  // stop of the guard rules would be let through, inject != kNone); else its entry comes first.
   t.inject = at_entry ? Inject::kAwaitExit : Inject::kAwaitEntry;
   t.inject_kind = InjectKind::kLazyScratch;
   Resume(t);
