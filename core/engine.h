@@ -120,7 +120,7 @@ struct EngineConfig {
   bool trap_all = false;      // every syscall stops (observers such as umtrace without filter)
   bool need_scratch = false;  // set up a scratch area in every address space after execve
   // Stop at every execve (the plugins' OnExec, the scratch area). Off for a view with no plugin:
-  // there nothing can claim a call, and the stop cost ~80 us of each program started.
+  // there nothing can claim a call, and the stop cost ~45 us of each program started.
   bool observe_exec = true;
   bool count_stops = false;  // keep per-syscall stop counters (--stats)
   // When the root command exits, SIGKILL the view's remaining processes (--kill-on-exit)
