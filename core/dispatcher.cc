@@ -31,9 +31,10 @@ struct Dispatcher::Slot {
   std::vector<ArgRule> when;  // calls claimed only when an argument matches
   std::unordered_map<int, std::function<void(Call&)>> hooks;  // per-syscall hooks
   bool removed = false;                                       // unloaded by umctl
-  std::vector<std::string> prefilter;  // Host::SetPrefilterPaths; empty: not declared
-  std::bitset<512> prefilter_fd;       // Host::SetPrefilterFdCalls
-  bool prefilter_exec = false;         // Host::SetPrefilterExec
+  std::vector<std::string> prefilter;          // Host::SetPrefilterPaths; empty: not declared
+  std::bitset<512> prefilter_fd;               // Host::SetPrefilterFdCalls
+  bool prefilter_exec = false;                 // Host::SetPrefilterExec
+  std::vector<PrefilterBind> prefilter_binds;  // Host::SetPrefilterBinds
   std::unique_ptr<Host> host;
 };
 
@@ -121,6 +122,14 @@ class HostImpl final : public Host {
   }
   void SetPrefilterExec(bool on) override {
     d_.slots_[slot_]->prefilter_exec = on;
+    ++d_.prefix_gen_;
+  }
+  void SetPrefilterBinds(std::vector<PrefilterBind> binds) override {
+    for (auto& b : binds) {
+      b.view = NormalizePath(b.view);
+      b.host = NormalizePath(b.host);
+    }
+    d_.slots_[slot_]->prefilter_binds = std::move(binds);
     ++d_.prefix_gen_;
   }
 
@@ -534,6 +543,37 @@ bool Dispatcher::PrefilterExec() const {
     if (concerned && !s.prefilter_exec) return false;
   }
   return true;
+}
+
+// The binds the plugins with declared prefixes named plain (their own prefixes), and every
+// other prefix: the rest of those plugins' declared ones and the other plugins' mounts.
+std::vector<PrefilterBind> Dispatcher::PrefilterBinds(std::vector<std::string>* mounts) const {
+  std::vector<PrefilterBind> binds;
+  mounts->clear();
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    const Slot& s = *slots_[i];
+    if (s.removed) continue;
+    if (s.prefilter.empty()) {
+      for (const Mount& m : mounts_) {
+        if (m.slot == i) mounts->push_back(m.prefix);
+      }
+      continue;
+    }
+    auto declared = [&](const std::string& p) {
+      return std::find(s.prefilter.begin(), s.prefilter.end(), p) != s.prefilter.end();
+    };
+    const size_t first = binds.size();
+    for (const PrefilterBind& b : s.prefilter_binds) {
+      if (declared(b.view) && declared(b.host)) binds.push_back(b);
+    }
+    for (const std::string& p : s.prefilter) {
+      bool bind = false;
+      for (size_t b = first; b < binds.size(); ++b)
+        bind |= p == binds[b].view || p == binds[b].host;
+      if (!bind) mounts->push_back(p);
+    }
+  }
+  return binds;
 }
 
 int Dispatcher::SoleRootOwner() const {

@@ -59,6 +59,7 @@ class Dispatcher final : public EngineClient {
   uint64_t path_prefixes_generation() const override { return prefix_gen_; }
   std::vector<int> PrefilterFdCalls() const override;
   bool PrefilterExec() const override;
+  std::vector<PrefilterBind> PrefilterBinds(std::vector<std::string>* mounts) const override;
   int wake_fd() const override { return epoll_fd_; }
   void OnWake() override;
   bool WantsSignal(pid_t tid) const override;

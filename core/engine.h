@@ -14,6 +14,7 @@
 
 #include "core/tracee_memory.h"
 #include "umview/control.h"
+#include "umview/plugin.h"
 
 namespace umview {
 
@@ -101,6 +102,13 @@ class EngineClient {
   // interpreters the kernel would open for it ("#!", PT_INTERP) lie outside the prefixes
   // (Host::SetPrefilterExec). Same generation.
   virtual bool PrefilterExec() const { return false; }
+  // With PathPrefixes: the plain binds among the prefixes (Host::SetPrefilterBinds), and
+  // *mounts: every other prefix at which a path may meet a mount (all but the binds' own view
+  // and host paths). Same generation.
+  virtual std::vector<PrefilterBind> PrefilterBinds(std::vector<std::string>* mounts) const {
+    mounts->clear();
+    return {};
+  }
 };
 
 // Trap `nr` only when argument `arg` == value (equal) or != value (!equal).

@@ -3,6 +3,7 @@
 #include <elf.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <pthread.h>
@@ -15,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,8 +26,10 @@
 #include <cstdio>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "core/log.h"
+#include "umview/paths.h"
 
 #ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
 #define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
@@ -58,7 +62,6 @@ bool PrefilterPathCall(long nr, PrefilterPathArgs* pa) {
     case SYS_utime:
     case SYS_mknod:
     case SYS_statfs:
-    case SYS_chroot:
     case SYS_setxattr:
     case SYS_lsetxattr:
     case SYS_getxattr:
@@ -141,49 +144,80 @@ class ProcDirs {
  public:
   explicit ProcDirs(size_t max = 256) : max_(max) {}
   ~ProcDirs() { Clear(); }
+  // openat(/proc/TID, name, flags): with O_PATH, cwd or fd/N is the thread's very directory or
+  // file.
+  int Open(pid_t tid, const char* name, int flags) {
+    Entry* e = Get(tid);
+    return e == nullptr ? -1 : openat(e->fd, name, flags | O_CLOEXEC);
+  }
   // readlinkat(/proc/TID, name) into buf (PATH_MAX - 1 bytes at most), as readlink.
   ssize_t ReadLink(pid_t tid, const char* name, char* buf) {
     for (int attempt = 0; attempt < 2; ++attempt) {
-      int dir = Dir(tid);
-      if (dir < 0) return -1;
-      ssize_t n = readlinkat(dir, name, buf, PATH_MAX - 1);
+      Entry* e = Get(tid);
+      if (e == nullptr) return -1;
+      ssize_t n = readlinkat(e->fd, name, buf, PATH_MAX - 1);
       if (n >= 0 || (errno != ENOENT && errno != ESRCH)) return n;
       // The thread may be gone, or only the descriptor: try once with a fresh directory.
-      close(dir);
-      dirs_.erase(tid);
+      Drop(tid);
     }
     return -1;
   }
+  // The mark SameIdentity keeps with the directory of the live thread tid (a fresh directory
+  // for a new thread that reuses the number starts at 0), or null.
+  uint64_t* Mark(pid_t tid) {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      Entry* e = Get(tid);
+      if (e == nullptr) return nullptr;
+      // A lookup through the directory of a thread that has gone fails.
+      if (faccessat(e->fd, "ns", F_OK, AT_SYMLINK_NOFOLLOW) == 0) return &e->mark;
+      Drop(tid);
+    }
+    return nullptr;
+  }
 
  private:
-  int Dir(pid_t tid) {
+  struct Entry {
+    int fd;
+    uint64_t mark;
+  };
+  Entry* Get(pid_t tid) {
     auto it = dirs_.find(tid);
-    if (it != dirs_.end()) return it->second;
+    if (it != dirs_.end()) return &it->second;
     if (dirs_.size() >= max_) Clear();
     char path[32];
     snprintf(path, sizeof path, "/proc/%d", tid);
     int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) dirs_[tid] = fd;
-    return fd;
+    if (fd < 0) return nullptr;
+    return &(dirs_[tid] = Entry{fd, 0});
+  }
+  void Drop(pid_t tid) {
+    auto it = dirs_.find(tid);
+    if (it == dirs_.end()) return;
+    close(it->second.fd);
+    dirs_.erase(it);
   }
   void Clear() {
-    for (const auto& [tid, fd] : dirs_) close(fd);
+    for (const auto& [tid, e] : dirs_) close(e.fd);
     dirs_.clear();
   }
   size_t max_;
-  std::unordered_map<pid_t, int> dirs_;
+  std::unordered_map<pid_t, Entry> dirs_;
 };
 
 // The host path of thread tid's cwd (fd < 0) or descriptor fd into buf (PATH_MAX): its length,
 // or -1 unless it is a plain path — pipes, sockets and anonymous files read "pipe:[...]" and
 // the like (umview's virtual descriptors are pipes), removed files end in " (deleted)".
-long BasePath(ProcDirs& dirs, pid_t tid, int fd, char* buf) {
-  char name[32];
+void BaseName(int fd, char (&name)[32]) {
   if (fd < 0) {
     snprintf(name, sizeof name, "cwd");
   } else {
     snprintf(name, sizeof name, "fd/%d", fd);
   }
+}
+
+long BasePath(ProcDirs& dirs, pid_t tid, int fd, char* buf) {
+  char name[32];
+  BaseName(fd, name);
   ssize_t n = dirs.ReadLink(tid, name, buf);
   if (n <= 0 || buf[0] != '/') return -1;
   buf[n] = 0;
@@ -270,10 +304,20 @@ bool AbovePrefix(const PrefilterRules& rules, const char* path) {
   return false;
 }
 
+// A relative path argument as read, and where it starts (RelativePath's input).
+struct Relative {
+  char path[PATH_MAX];
+  char base[PATH_MAX];  // the host path of the cwd or dirfd
+  int dirfd = AT_FDCWD;
+  bool read = false;  // path and base are filled in
+};
+
 // The path argument as the kernel starts resolving it: relative ones joined to the host path of
 // the cwd or dirfd, then normalized lexically, into out (PATH_MAX). False if that cannot be told.
+// With rel, a relative path and its start are kept there as they were read.
 bool LexicalPath(ProcDirs& dirs, const PrefilterRules& rules, pid_t tid, long nr,
-                 const uint64_t args[6], int dirfd_arg, int path_arg, char* out) {
+                 const uint64_t args[6], int dirfd_arg, int path_arg, char* out,
+                 Relative* rel = nullptr) {
   char base[PATH_MAX];
   // utimensat(fd, NULL, ...) is futimens(fd): the descriptor's own file, as an empty path.
   long n = 0;
@@ -291,7 +335,14 @@ bool LexicalPath(ProcDirs& dirs, const PrefilterRules& rules, pid_t tid, long nr
     // An empty path (AT_EMPTY_PATH) names the descriptor's own file: a plain path for
     // directories and files, never for a virtual descriptor (a pipe).
     long blen = BasePath(dirs, tid, dfd == AT_FDCWD ? -1 : dfd, base);
-    if (blen < 0 || blen + 1 + n >= PATH_MAX) return false;
+    if (blen < 0) return false;
+    if (rel != nullptr) {
+      memcpy(rel->path, out, static_cast<size_t>(n) + 1);
+      memcpy(rel->base, base, static_cast<size_t>(blen) + 1);
+      rel->dirfd = dfd;
+      rel->read = true;
+    }
+    if (blen + 1 + n >= PATH_MAX) return false;
     base[blen] = '/';
     memcpy(base + blen + 1, out, static_cast<size_t>(n) + 1);
     memcpy(out, base, static_cast<size_t>(blen + 1 + n + 1));
@@ -300,11 +351,158 @@ bool LexicalPath(ProcDirs& dirs, const PrefilterRules& rules, pid_t tid, long nr
   return !(dotdot || scan) || Normalize(rules, out);
 }
 
+// Plain binds (PrefilterRules::binds). The host path the view shows at view path v, into
+// *host: the deepest mount covering v decides, lexically. False unless that is a plain bind,
+// or no mount at all (v itself).
+bool ViewShows(const PrefilterRules& rules, std::string_view v, std::string* host) {
+  size_t depth = 0;
+  bool covered = false, other = false;
+  const PrefilterBind* bind = nullptr;
+  for (const std::string& m : rules.mounts) {
+    if (!PathUnder(v, m) || (covered && m.size() < depth)) continue;
+    covered = other = true;
+    depth = m.size();
+  }
+  for (const PrefilterBind& b : rules.binds) {
+    if (!PathUnder(v, b.view) || (covered && b.view.size() < depth)) continue;
+    if (covered && b.view.size() == depth) {
+      other |= bind == nullptr || bind->host != b.host;  // a tie that only the plugin can settle
+      continue;
+    }
+    covered = true;
+    other = false;
+    depth = b.view.size();
+    bind = &b;
+  }
+  if (other) return false;
+  if (bind == nullptr) {
+    host->assign(v);
+    return true;
+  }
+  std::string_view rest = v.substr(bind->view == "/" ? 0 : bind->view.size());
+  if (bind->host == "/") {
+    host->assign(rest.empty() ? std::string_view("/") : rest);
+  } else {
+    host->assign(bind->host).append(rest);
+  }
+  return true;
+}
+
+// Does some mount lie strictly below view path v?
+bool MountBelow(const PrefilterRules& rules, std::string_view v) {
+  auto below = [&](const std::string& m) { return m.size() > v.size() && PathUnder(m, v); };
+  for (const std::string& m : rules.mounts) {
+    if (below(m)) return true;
+  }
+  for (const PrefilterBind& b : rules.binds) {
+    if (below(b.view)) return true;
+  }
+  return false;
+}
+
+// Whether the view shows host directory `host` as the host does wherever a plugin may take it
+// to be — at its own path, and under each bind's view whose host path holds it — with no mount
+// below: then a walk below it in the view meets what the host's walk meets.
+bool MirroredDir(const PrefilterRules& rules, std::string_view host) {
+  std::string shown;
+  if (!ViewShows(rules, host, &shown) || shown != host || MountBelow(rules, host)) return false;
+  for (const PrefilterBind& b : rules.binds) {
+    if (!PathUnder(host, b.host)) continue;
+    std::string_view rest = host.substr(b.host == "/" ? 0 : b.host.size());
+    std::string v =
+        b.view == "/" ? (rest.empty() ? "/" : std::string(rest)) : b.view + std::string(rest);
+    if (!ViewShows(rules, v, &shown) || shown != host || MountBelow(rules, v)) return false;
+  }
+  return true;
+}
+
+// Whether call nr leaves a symlink named by the last component of path argument i unfollowed.
+bool LastNotFollowed(long nr, const uint64_t args[6], int i) {
+  auto flag = [&](int arg, uint64_t bit) { return (args[arg] & bit) != 0; };
+  auto open_nofollow = [](uint64_t f) {
+    return (f & O_NOFOLLOW) || (f & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL);
+  };
+  switch (nr) {
+    case SYS_lstat:
+    case SYS_lgetxattr:
+    case SYS_llistxattr:
+    case SYS_lsetxattr:
+    case SYS_lremovexattr:
+    case SYS_lchown:
+    case SYS_readlink:
+    case SYS_readlinkat:
+    case SYS_unlink:
+    case SYS_unlinkat:
+    case SYS_rmdir:
+    case SYS_mkdir:
+    case SYS_mkdirat:
+    case SYS_mknod:
+    case SYS_mknodat:
+    case SYS_symlink:
+    case SYS_symlinkat:
+    case SYS_link:
+      return true;
+    case SYS_linkat:
+      return i == 1 || !flag(4, AT_SYMLINK_FOLLOW);
+    case SYS_newfstatat:
+    case SYS_utimensat:
+    case SYS_faccessat2:
+      return flag(3, AT_SYMLINK_NOFOLLOW);
+    case SYS_statx:
+      return flag(2, AT_SYMLINK_NOFOLLOW);
+    case SYS_fchownat:
+      return flag(4, AT_SYMLINK_NOFOLLOW);
+    case SYS_name_to_handle_at:
+      return !flag(4, AT_SYMLINK_FOLLOW);
+    case SYS_open:
+      return open_nofollow(args[1]);
+    case SYS_openat:
+      return open_nofollow(args[2]);
+    default:
+      return false;  // followed, or not known without reading more of the tracee (openat2)
+  }
+}
+
+// Whether the host resolves relative path `path` from thread tid's cwd (dirfd AT_FDCWD) or
+// descriptor without leaving that directory — no ".." above it, no absolute symlink or one that
+// leads out (RESOLVE_BENEATH), no /proc magic link — the last name followed unless `nofollow`.
+// A name missing on the way counts: the view misses it at the same place.
+bool ResolvesBeneath(ProcDirs& dirs, pid_t tid, int dirfd, const char* path, bool nofollow) {
+  char name[32];
+  BaseName(dirfd == AT_FDCWD ? -1 : dirfd, name);
+  int base = dirs.Open(tid, name, O_PATH);
+  if (base < 0) return false;
+  struct open_how how = {};
+  how.flags = O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0);
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+  int fd = static_cast<int>(syscall(SYS_openat2, base, path, &how, sizeof how));
+  const int err = errno;
+  close(base);
+  if (fd >= 0) {
+    close(fd);
+    return true;
+  }
+  return err == ENOENT || err == ENOTDIR;
+}
+
 bool PathInside(ProcDirs& dirs, const PrefilterRules& rules, pid_t tid, long nr,
-                const uint64_t args[6], int dirfd_arg, int path_arg) {
+                const uint64_t args[6], int dirfd_arg, int path_arg, int i) {
   char full[PATH_MAX];
-  return !LexicalPath(dirs, rules, tid, nr, args, dirfd_arg, path_arg, full) ||
-         InPrefixes(rules, full);
+  Relative rel;
+  if (LexicalPath(dirs, rules, tid, nr, args, dirfd_arg, path_arg, full,
+                  rules.binds.empty() ? nullptr : &rel) &&
+      !InPrefixes(rules, full)) {
+    return false;
+  }
+  // Inside a prefix lexically, but starting in a directory the view shows as the host does and
+  // staying below it on the host: the view would name the same file. Renames are left to the
+  // plugins (viewfs keeps the host paths of directory descriptors and must see them move).
+  if (!rel.read || nr == SYS_rename || nr == SYS_renameat || nr == SYS_renameat2 ||
+      !MirroredDir(rules, rel.base)) {
+    return true;
+  }
+  return rel.path[0] != 0 &&
+         !ResolvesBeneath(dirs, tid, rel.dirfd, rel.path, LastNotFollowed(nr, args, i));
 }
 
 // An interpreter the kernel will open by this name (absolute): outside if neither the name nor
@@ -387,6 +585,232 @@ bool ExecOutside(const PrefilterRules& rules, char* path) {
   return false;
 }
 
+// What decides a thread's file access besides its paths: the status lines with its user and
+// group ids, supplementary groups and effective capabilities, its mount namespace and root.
+// Empty if they cannot be read.
+std::string AccessIdentity(ProcDirs* dirs, pid_t tid) {
+  int fd = dirs ? dirs->Open(tid, "status", O_RDONLY)
+                : open("/proc/thread-self/status", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  char buf[4096];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return "";
+  buf[n] = 0;
+  std::string out;
+  for (const char* key : {"\nUid:", "\nGid:", "\nGroups:", "\nCapEff:"}) {
+    const char* at = strstr(buf, key);
+    if (at == nullptr) return "";
+    out.append(at, strchrnul(at + 1, '\n'));
+  }
+  char link[PATH_MAX];
+  for (const char* name : {"ns/mnt", "root"}) {
+    ssize_t len =
+        dirs ? dirs->ReadLink(tid, name, link)
+             : readlink((std::string("/proc/thread-self/") + name).c_str(), link, sizeof link - 1);
+    if (len <= 0) return "";
+    out.push_back('\n');
+    out.append(link, static_cast<size_t>(len));
+  }
+  return out;
+}
+
+// Whether thread tid decides file access as umview does (AccessIdentity equal to `self`),
+// checked once per thread while `stable` and the exec count `execs` is what it was then (an
+// exec may change ids; IdentityCall clears `stable` for good).
+bool SameIdentity(ProcDirs& dirs, pid_t tid, const std::string& self, bool stable, uint64_t execs) {
+  uint64_t* mark = stable ? dirs.Mark(tid) : nullptr;
+  if (mark != nullptr && *mark == execs + 1) return true;
+  if (AccessIdentity(&dirs, tid) != self) return false;
+  if (mark != nullptr) *mark = execs + 1;
+  return true;
+}
+
+// The plain bind whose view path holds absolute, normalized view path v as its deepest mount,
+// if the view's walk to v is the host's walk to the corresponding path (PrepareBinds); else
+// null.
+const PrefilterBind* PlainBindAt(const PrefilterRules& rules, std::string_view v, int* dir) {
+  const PrefilterBind* best = nullptr;
+  size_t i_best = 0;
+  for (size_t i = 0; i < rules.binds.size(); ++i) {
+    const PrefilterBind& b = rules.binds[i];
+    if (!PathUnder(v, b.view) || (best != nullptr && b.view.size() <= best->view.size())) continue;
+    best = &b;
+    i_best = i;
+  }
+  if (best == nullptr || i_best >= rules.plain_walk.size() || !rules.plain_walk[i_best]) {
+    return nullptr;
+  }
+  std::string host;
+  if (!ViewShows(rules, v, &host) || host == v) return nullptr;
+  *dir = rules.host_dirs[i_best];
+  return best;
+}
+
+// Calls the prefilter answers itself (Answer): reads of a file's attributes.
+struct AnswerSpec {
+  int path = -1;       // the path argument
+  bool follow = true;  // follows a symlink named by the last component
+};
+
+bool AnswerSpecFor(long nr, const uint64_t a[6], AnswerSpec* s) {
+  const uint64_t kStatFlags = AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH;
+  switch (nr) {
+    case SYS_stat:
+    case SYS_access:
+    case SYS_getxattr:
+      s->path = 0;
+      return true;
+    case SYS_lstat:
+    case SYS_readlink:
+    case SYS_lgetxattr:
+      s->path = 0;
+      s->follow = false;
+      return true;
+    case SYS_faccessat:
+      s->path = 1;
+      return true;
+    case SYS_readlinkat:
+      s->path = 1;
+      s->follow = false;
+      return true;
+    case SYS_newfstatat:
+      if (a[3] & ~kStatFlags) return false;
+      s->path = 1;
+      s->follow = !(a[3] & AT_SYMLINK_NOFOLLOW);
+      return true;
+    case SYS_statx:
+      if (a[2] & ~(kStatFlags | AT_STATX_SYNC_TYPE)) return false;
+      s->path = 1;
+      s->follow = !(a[2] & AT_SYMLINK_NOFOLLOW);
+      return true;
+    case SYS_faccessat2:
+      if (a[3] & ~static_cast<uint64_t>(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) {
+        return false;
+      }
+      s->path = 1;
+      s->follow = !(a[3] & AT_SYMLINK_NOFOLLOW);
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool WriteTracee(pid_t tid, uint64_t addr, const void* data, size_t len) {
+  if (len == 0) return true;
+  struct iovec local = {const_cast<void*>(data), len};
+  struct iovec remote = {reinterpret_cast<void*>(addr), len};
+  return process_vm_writev(tid, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(len);
+}
+
+// The call itself on host path `host`, results into the tracee's memory: the return value, or
+// -errno.
+int64_t AnswerOnHost(pid_t tid, long nr, const uint64_t a[6], const char* host) {
+  auto ret = [](long rc) { return rc < 0 ? -static_cast<int64_t>(errno) : rc; };
+  switch (nr) {
+    case SYS_stat:
+    case SYS_lstat:
+    case SYS_newfstatat: {
+      struct stat st;
+      const int flags = nr == SYS_lstat  ? AT_SYMLINK_NOFOLLOW
+                        : nr == SYS_stat ? 0
+                                         : static_cast<int>(a[3]);
+      if (fstatat(AT_FDCWD, host, &st, flags) != 0) return -errno;
+      return WriteTracee(tid, nr == SYS_newfstatat ? a[2] : a[1], &st, sizeof st) ? 0 : -EFAULT;
+    }
+    case SYS_statx: {
+      struct statx stx;
+      if (statx(AT_FDCWD, host, static_cast<int>(a[2]), static_cast<unsigned>(a[3]), &stx) != 0) {
+        return -errno;
+      }
+      return WriteTracee(tid, a[4], &stx, sizeof stx) ? 0 : -EFAULT;
+    }
+    case SYS_access:
+      return ret(syscall(SYS_faccessat2, AT_FDCWD, host, static_cast<int>(a[1]), 0));
+    case SYS_faccessat:
+      return ret(syscall(SYS_faccessat2, AT_FDCWD, host, static_cast<int>(a[2]), 0));
+    case SYS_faccessat2:
+      return ret(
+          syscall(SYS_faccessat2, AT_FDCWD, host, static_cast<int>(a[2]), static_cast<int>(a[3])));
+    case SYS_readlink:
+    case SYS_readlinkat: {
+      const uint64_t buf = nr == SYS_readlink ? a[1] : a[2];
+      const int size = static_cast<int>(nr == SYS_readlink ? a[2] : a[3]);
+      if (size <= 0) return -EINVAL;
+      char target[PATH_MAX];
+      ssize_t n =
+          readlink(host, target, std::min<size_t>(static_cast<size_t>(size), sizeof target));
+      if (n < 0) return -errno;
+      return WriteTracee(tid, buf, target, static_cast<size_t>(n)) ? n : -EFAULT;
+    }
+    case SYS_getxattr:
+    case SYS_lgetxattr: {
+      char name[PATH_MAX];
+      long len = ReadPath(tid, a[1], name);
+      if (len < 0) return -EFAULT;
+      if (len == 0 || len > XATTR_NAME_MAX) return -ERANGE;
+      const size_t size = std::min<uint64_t>(a[3], XATTR_SIZE_MAX);
+      std::vector<char> value(size);
+      ssize_t n = nr == SYS_getxattr ? getxattr(host, name, value.data(), size)
+                                     : lgetxattr(host, name, value.data(), size);
+      if (n < 0) return -errno;
+      if (size == 0) return n;
+      return WriteTracee(tid, a[2], value.data(), static_cast<size_t>(n)) ? n : -EFAULT;
+    }
+    default:
+      return -ENOSYS;
+  }
+}
+
+// A read of a file's attributes (stat family, access, readlink, getxattr) at an absolute path
+// inside a plain bind: the plugin would only put the host path in its place, so umview makes
+// the call on that host path itself, as the thread would make it — same credentials, mount
+// namespace and root (AccessIdentity against `self`, umview's) — after checking that the host
+// resolves it below the bind's host path as the view would (RESOLVE_BENEATH), and writes the
+// results into the thread's memory. *result: the call's return value or -errno. False: the
+// plugins must see the call.
+struct Identity {
+  const std::string& self;  // umview's AccessIdentity
+  bool stable;              // no IdentityCall seen
+  uint64_t execs;           // execs seen, read before the check
+};
+
+bool Answer(ProcDirs& dirs, const PrefilterRules& rules, const Identity& id_of, int listener,
+            uint64_t id, pid_t tid, long nr, const uint64_t a[6], int64_t* result) {
+  AnswerSpec spec;
+  if (rules.binds.empty() || id_of.self.empty() || !AnswerSpecFor(nr, a, &spec)) return false;
+  char path[PATH_MAX];
+  long n = ReadPath(tid, a[spec.path], path);
+  // A trailing "/" asks for a directory and follows the last name: left to the plugins.
+  if (n <= 1 || path[0] != '/' || path[n - 1] == '/' || ScanPath(path) < 0 ||
+      !Normalize(rules, path)) {
+    return false;
+  }
+  int base = -1;  // the bind's host path, kept open with the rules
+  const PrefilterBind* bind = PlainBindAt(rules, path, &base);
+  if (bind == nullptr) return false;
+  const std::string_view rest = std::string_view(path).substr(bind->view.size());  // "" or "/..."
+  struct open_how how = {};
+  how.flags = O_PATH | O_CLOEXEC | (spec.follow ? 0 : O_NOFOLLOW);
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+  int fd = static_cast<int>(
+      syscall(SYS_openat2, base, rest.empty() ? "." : rest.data() + 1, &how, sizeof how));
+  const int err = errno;
+  if (fd >= 0) {
+    close(fd);
+  } else if (err != ENOENT && err != ENOTDIR && err != EACCES) {
+    return false;  // EXDEV: a symlink the view resolves in its own way; ELOOP...
+  }
+  if (!SameIdentity(dirs, tid, id_of.self, id_of.stable, id_of.execs)) return false;
+  // Still the call received (the thread was not killed, its number not reused) before writing
+  // into its memory.
+  if (listener >= 0 && ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) != 0) return false;
+  std::string host =
+      bind->host == "/" ? std::string(rest.empty() ? "/" : rest) : bind->host + std::string(rest);
+  *result = AnswerOnHost(tid, nr, a, host.c_str());
+  return true;
+}
+
 bool FdWanted(ProcDirs& dirs, const PrefilterRules& rules, pid_t tid, long nr,
               const uint64_t args[6]) {
   const bool cwd = nr == SYS_getcwd;
@@ -394,7 +818,15 @@ bool FdWanted(ProcDirs& dirs, const PrefilterRules& rules, pid_t tid, long nr,
   int fd = cwd ? -1 : static_cast<int>(args[0]);
   if (!cwd && fd < 0) return true;
   if (BasePath(dirs, tid, fd, buf) < 0) return true;
-  return InPrefixes(rules, buf) || (!cwd && AbovePrefix(rules, buf));
+  if (!InPrefixes(rules, buf) && (cwd || !AbovePrefix(rules, buf))) return false;
+  // A directory or file the view shows as the host does: its listing is the host's. getcwd
+  // answers the host path only where no bind could show it under another name.
+  if (cwd) {
+    for (const PrefilterBind& b : rules.binds) {
+      if (PathUnder(buf, b.host)) return true;
+    }
+  }
+  return rules.binds.empty() || !MirroredDir(rules, buf);
 }
 
 bool Outside(ProcDirs& dirs, const PrefilterRules& rules, pid_t tid, long nr,
@@ -411,7 +843,7 @@ bool Outside(ProcDirs& dirs, const PrefilterRules& rules, pid_t tid, long nr,
   PrefilterPathArgs pa;
   if (!PrefilterPathCall(nr, &pa)) return false;
   for (int i = 0; i < 2 && pa.path[i] >= 0; ++i) {
-    if (PathInside(dirs, rules, tid, nr, args, pa.dirfd[i], pa.path[i])) return false;
+    if (PathInside(dirs, rules, tid, nr, args, pa.dirfd[i], pa.path[i], i)) return false;
   }
   return true;
 }
@@ -421,6 +853,66 @@ bool Outside(ProcDirs& dirs, const PrefilterRules& rules, pid_t tid, long nr,
 bool PrefilterOutside(const PrefilterRules& rules, pid_t tid, long nr, const uint64_t args[6]) {
   ProcDirs dirs;
   return Outside(dirs, rules, tid, nr, args);
+}
+
+bool PrefilterAnswer(const PrefilterRules& rules, int listener, uint64_t id, pid_t tid, long nr,
+                     const uint64_t args[6], int64_t* result) {
+  ProcDirs dirs;
+  const std::string self = AccessIdentity(nullptr, 0);
+  return Answer(dirs, rules, Identity{self, false, 0}, listener, id, tid, nr, args, result);
+}
+
+bool IdentityCall(long nr) {
+  switch (nr) {
+    case SYS_setuid:
+    case SYS_setgid:
+    case SYS_setreuid:
+    case SYS_setregid:
+    case SYS_setresuid:
+    case SYS_setresgid:
+    case SYS_setfsuid:
+    case SYS_setfsgid:
+    case SYS_setgroups:
+    case SYS_capset:
+    case SYS_unshare:
+    case SYS_setns:
+    case SYS_chroot:
+    case SYS_pivot_root:
+      return true;
+    default:
+      return false;
+  }
+}
+
+PrefilterRules::~PrefilterRules() {
+  for (int fd : host_dirs) {
+    if (fd >= 0) close(fd);
+  }
+}
+
+void PreparePrefilterBinds(PrefilterRules* rules) {
+  for (int fd : rules->host_dirs) {
+    if (fd >= 0) close(fd);
+  }
+  rules->host_dirs.assign(rules->binds.size(), -1);
+  rules->plain_walk.assign(rules->binds.size(), false);
+  auto plain_dir = [](const std::string& host) {
+    struct stat st;
+    return lstat(host.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  };
+  for (size_t i = 0; i < rules->binds.size(); ++i) {
+    const PrefilterBind& b = rules->binds[i];
+    bool ok = b.view != "/" && !MountBelow(*rules, b.view) && plain_dir(b.host);
+    // Every directory above the mount point: a directory where the view takes it from (a
+    // symlink there would be followed in the view), under no other kind of mount.
+    for (size_t slash = b.view.find('/', 1); ok && slash != std::string::npos;
+         slash = b.view.find('/', slash + 1)) {
+      std::string host;
+      ok = ViewShows(*rules, std::string_view(b.view).substr(0, slash), &host) && plain_dir(host);
+    }
+    if (ok) rules->host_dirs[i] = open(b.host.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    rules->plain_walk[i] = ok && rules->host_dirs[i] >= 0;
+  }
 }
 
 struct NotifyPrefilter::State {
@@ -450,6 +942,9 @@ struct NotifyPrefilter::State {
   std::atomic<int> serving{0};     // threads between receiving a notification and answering it
   std::atomic<int> overlap{0};     // the score Adapt keeps
   std::atomic<pid_t> last_pid{0};  // the thread of the notification received last
+  // For answers (Answer): no identity call seen yet (IdentityMayChange), execs seen (Execed).
+  std::atomic<bool> identity_stable{true};
+  std::atomic<uint64_t> execs{0};
 
   ~State() {
     if (listener >= 0) close(listener);
@@ -500,7 +995,7 @@ struct NotifyPrefilter::State {
   }
 
   // One notification: let it through or hand it to the tracer.
-  void Serve(ProcDirs& dirs, const struct seccomp_notif& req) {
+  void Serve(ProcDirs& dirs, const std::string& self, const struct seccomp_notif& req) {
     const long nr = req.data.nr;
     uint64_t args[6];
     for (int i = 0; i < 6; ++i) args[i] = req.data.args[i];
@@ -522,6 +1017,22 @@ struct NotifyPrefilter::State {
       go = true;
       if (nr >= 0 && nr < 512) passed[nr].fetch_add(1, std::memory_order_relaxed);
     }
+    if (IdentityCall(nr)) {  // only watched: it runs
+      identity_stable.store(false, std::memory_order_relaxed);
+      go = true;
+    }
+    int64_t result = 0;
+    const Identity id_of{self, identity_stable.load(std::memory_order_relaxed),
+                         execs.load(std::memory_order_acquire)};
+    if (!go && r && Answer(dirs, *r, id_of, listener, req.id, tid, nr, args, &result)) {
+      if (nr >= 0 && nr < 512) passed[nr].fetch_add(1, std::memory_order_relaxed);
+      struct seccomp_notif_resp resp = {};
+      resp.id = req.id;
+      resp.val = result < 0 ? 0 : result;
+      resp.error = result < 0 ? static_cast<int32_t>(result) : 0;
+      ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+      return;
+    }
     if (go) {
       struct seccomp_notif_resp resp = {};
       resp.id = req.id;
@@ -541,7 +1052,8 @@ struct NotifyPrefilter::State {
   }
 
   void Loop(size_t i) {
-    ProcDirs dirs(dirs_per_thread);  // the thread's own
+    ProcDirs dirs(dirs_per_thread);                       // the thread's own
+    const std::string self = AccessIdentity(nullptr, 0);  // umview's, for Answer
     bool pinned = false;
     bool waiting = false;  // a notification was waiting when this thread answered its last
     unsigned answers = 0;
@@ -574,7 +1086,7 @@ struct NotifyPrefilter::State {
       const bool busy = serving.fetch_add(1, std::memory_order_relaxed) > 0 || waiting;
       const pid_t prev = last_pid.exchange(static_cast<pid_t>(req.pid), std::memory_order_relaxed);
       const bool overlapped = busy && prev != static_cast<pid_t>(req.pid);
-      Serve(dirs, req);
+      Serve(dirs, self, req);
       serving.fetch_sub(1, std::memory_order_relaxed);
       waiting = false;
       if (adaptive) {
@@ -671,6 +1183,12 @@ bool NotifyPrefilter::Reply(uint64_t id, int64_t error) {
   resp.error = static_cast<int32_t>(error);
   return ioctl(s_->listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) == 0;
 }
+
+void NotifyPrefilter::IdentityMayChange() {
+  s_->identity_stable.store(false, std::memory_order_relaxed);
+}
+
+void NotifyPrefilter::Execed() { s_->execs.fetch_add(1, std::memory_order_release); }
 
 void NotifyPrefilter::AllowOnce(pid_t tid, long nr, const uint64_t args[6]) {
   State::Allowed a{nr, {}};

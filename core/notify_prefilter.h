@@ -17,12 +17,15 @@
 #include <string>
 #include <vector>
 
+#include "umview/plugin.h"
+
 namespace umview {
 
 // The path arguments of a call the prefilter decides by path: up to two {dirfd argument or -1,
 // path argument} pairs (path[1] < 0: one). False for other calls. execve and execveat are not
 // among them (an interpreter inside a prefix may be named by a program outside): the ptrace
-// engine's prefilter decides execve by its interpreters too (PrefilterRules::exec).
+// engine's prefilter decides execve by its interpreters too (PrefilterRules::exec). Nor is
+// chroot: wherever it points, a plugin that claims it (viewfs refuses it) must see it.
 struct PrefilterPathArgs {
   int8_t dirfd[2];
   int8_t path[2];
@@ -36,7 +39,28 @@ struct PrefilterRules {
   std::vector<std::string> prefixes;  // absolute, normalized
   std::bitset<512> fd_calls;          // decided by the file of their first argument (getcwd: cwd)
   bool exec = false;  // execve decided by its program's and interpreters' paths (ExecOutside)
+  // Plain binds among the prefixes (EngineClient::PrefilterBinds), and the other prefixes, at
+  // which a path meets some other mount. A relative path starting in a directory the view shows
+  // as the host does may run unseen when the host resolves it beneath that directory.
+  std::vector<PrefilterBind> binds;
+  std::vector<std::string> mounts;
+  // Per bind (PreparePrefilterBinds): nothing is mounted below its view path, and every
+  // directory above it and its host path are directories where the view takes them from, so
+  // the view's walk to a path below it is the host's below the host path. Reads of attributes
+  // there may be answered by the prefilter itself (PrefilterAnswer).
+  std::vector<bool> plain_walk;
+  // Per bind: its host path opened O_PATH (-1 where !plain_walk), closed with the rules.
+  std::vector<int> host_dirs;
+
+  PrefilterRules() = default;
+  PrefilterRules(const PrefilterRules&) = delete;
+  PrefilterRules& operator=(const PrefilterRules&) = delete;
+  ~PrefilterRules();
 };
+
+// Fills rules->plain_walk (looks at the host's directories: on the tracer thread, whenever the
+// rules change).
+void PreparePrefilterBinds(PrefilterRules* rules);
 
 // Whether call nr of thread tid, with these arguments, may run unseen under `rules`: its paths
 // (relative ones joined to the host path of the cwd or dirfd, lexically) lie outside every
@@ -44,6 +68,21 @@ struct PrefilterRules {
 // whenever that cannot be told cheaply (unreadable path, a ".." that leaves a directory inside
 // a prefix, a pipe or socket, a removed file).
 bool PrefilterOutside(const PrefilterRules& rules, pid_t tid, long nr, const uint64_t args[6]);
+
+// Whether the prefilter answers call nr of thread tid itself, for seccomp notification `id` of
+// `listener`: a read of a file's attributes (stat, lstat, newfstatat, statx, access, faccessat,
+// faccessat2, readlink, readlinkat, getxattr, lgetxattr) at an absolute path inside a plain
+// bind whose walk the host makes as the view does, made by a thread with umview's credentials,
+// mount namespace and root. Makes the call on the host path and writes its results into the
+// thread's memory; *result is its return value or -errno. (listener < 0: no notification to
+// check, for tests on umview's own thread.)
+// Calls that may change what decides a thread's file access (ids, groups, capabilities, mount
+// namespace, root): the prefilter is told of each (SeccompFilter::WatchFor, and the tracer of
+// those that stop) and from then on checks a thread's identity at every answer instead of once.
+bool IdentityCall(long nr);
+
+bool PrefilterAnswer(const PrefilterRules& rules, int listener, uint64_t id, pid_t tid, long nr,
+                     const uint64_t args[6], int64_t* result);
 
 // A notification the prefilter thread could not let through.
 struct Escalation {
@@ -75,6 +114,12 @@ class NotifyPrefilter {
   bool Reply(uint64_t id, int64_t error);
   // The next notification of thread tid with exactly this call runs (the re-run of an escalated
   // call the plugins let through, maybe rewritten). Replaces an earlier one of the same thread.
+  // A thread's identity may have changed (IdentityCall, a clone into new namespaces): answers
+  // check it every time from now on.
+  void IdentityMayChange();
+  // A thread has exec'd (a set-user-ID program may change its ids): identities checked so far
+  // are checked again.
+  void Execed();
   void AllowOnce(pid_t tid, long nr, const uint64_t args[6]);
   void Forget(pid_t tid);
   // Calls let through unseen, by number.

@@ -229,6 +229,8 @@ class PtraceEngine final : public Engine {
   // Map every address space's scratch area right after its execve, as before the lazy set-up
   // (UMVIEW_SCRATCH=eager: for comparing the two).
   bool eager_scratch_ = false;
+  // UMVIEW_PREFILTER_BINDS=off: the prefilter ignores the plugins' plain binds (for comparing).
+  bool prefilter_binds_ = true;
   // Calls that stop only for the engine (clone's CLONE_UNTRACED, the guard rules) and that no
   // plugin claims: their stops never need scratch, so they do not map it.
   std::bitset<512> scratch_free_;
@@ -374,6 +376,8 @@ bool PtraceEngine::Start(const std::vector<std::string>& argv, const std::vector
   }
   const char* scratch = getenv("UMVIEW_SCRATCH");
   eager_scratch_ = scratch != nullptr && strcmp(scratch, "eager") == 0;
+  const char* binds = getenv("UMVIEW_PREFILTER_BINDS");
+  prefilter_binds_ = binds == nullptr || strcmp(binds, "off") != 0;
   const bool filtered = config.trap_all || !config.trapped.empty() || !config.conditional.empty();
   SeccompFilter filter(trapped, config.trap_all, filtered, config.conditional);
   if (config.need_scratch) filter.GuardBelow(kScratchEnd);
@@ -388,6 +392,11 @@ bool PtraceEngine::Start(const std::vector<std::string>& argv, const std::vector
     notify_filter = std::make_unique<SeccompFilter>(trapped, false, filtered, config.conditional);
     if (config.need_scratch) notify_filter->GuardBelow(kScratchEnd);
     notify_filter->NotifyFor(config.prefiltered);
+    std::vector<int> watch;
+    for (int nr = 0; nr < 512; ++nr) {
+      if (IdentityCall(nr)) watch.push_back(nr);
+    }
+    notify_filter->WatchFor(watch);
     if (!notify_filter->Build(error)) return false;
   }
 
@@ -491,6 +500,10 @@ void PtraceEngine::SyncPrefilterRules() {
       if (nr >= 0 && nr < 512) rules->fd_calls.set(nr);
     }
     rules->exec = client_->PrefilterExec();
+    if (prefilter_binds_) {
+      rules->binds = client_->PrefilterBinds(&rules->mounts);
+      PreparePrefilterBinds(rules.get());
+    }
   }
   notify_->SetRules(std::move(rules));
 }
@@ -834,15 +847,25 @@ void PtraceEngine::HandleSeccomp(Task& t) {
   // CLONE_UNTRACED would give a child that is not attached: it would run outside the view
   // (and its trapped calls would fail with ENOSYS). The flag is dropped; the engine traps
   // clone and clone3 for this whenever the view claims anything.
-  if (regs.nr() == SYS_clone && (regs.arg(0) & CLONE_UNTRACED)) {
-    regs.set_arg(0, regs.arg(0) & ~static_cast<uint64_t>(CLONE_UNTRACED));
-    if (regs.Store(t.tid) != 0) return;
+  // A child in new user or mount namespaces, or an identity call that stops: the prefilter's
+  // answers must check every thread's identity from now on (NotifyPrefilter::Answer).
+  constexpr uint64_t kNewNs = CLONE_NEWNS | CLONE_NEWUSER;
+  if (regs.nr() == SYS_clone) {
+    if (notify_ && (regs.arg(0) & kNewNs)) notify_->IdentityMayChange();
+    if (regs.arg(0) & CLONE_UNTRACED) {
+      regs.set_arg(0, regs.arg(0) & ~static_cast<uint64_t>(CLONE_UNTRACED));
+      if (regs.Store(t.tid) != 0) return;
+    }
   } else if (regs.nr() == SYS_clone3) {
     uint64_t flags = 0;
-    if (t.mem->Read(regs.arg(0), &flags, sizeof flags) == 0 && (flags & CLONE_UNTRACED)) {
+    const bool read = t.mem->Read(regs.arg(0), &flags, sizeof flags) == 0;
+    if (notify_ && (!read || (flags & kNewNs))) notify_->IdentityMayChange();
+    if (read && (flags & CLONE_UNTRACED)) {
       flags &= ~static_cast<uint64_t>(CLONE_UNTRACED);
       t.mem->Write(regs.arg(0), &flags, sizeof flags);
     }
+  } else if (notify_ && IdentityCall(regs.nr())) {
+    notify_->IdentityMayChange();
   }
   if (config_.need_scratch && t.as && RefusedForScratch(*t.as, regs)) {
     regs.SkipSyscall(-EPERM);
@@ -1257,6 +1280,7 @@ void PtraceEngine::HandleClone(Task& t, int event) {
 }
 
 void PtraceEngine::HandleExec(Task& t) {
+  if (notify_) notify_->Execed();  // before the new program runs: its ids may be new
   unsigned long former = 0;
   ptrace(PTRACE_GETEVENTMSG, t.tid, nullptr, &former);
   pid_t former_tid = static_cast<pid_t>(former);

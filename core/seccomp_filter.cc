@@ -93,6 +93,15 @@ bool SeccompFilter::Build(std::string* error) {
         break;
       }
     }
+    for (int nr : watch_) {
+      if (!ok || notify_.empty()) break;
+      if (std::find(trapped_.begin(), trapped_.end(), nr) != trapped_.end()) continue;
+      int r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, nr, 0);
+      if (r != 0 && r != -EEXIST) {
+        *error = "seccomp_rule_add(" + std::to_string(nr) + "): " + strerror(-r);
+        ok = false;
+      }
+    }
     for (const ArgRule& a : conditional_) {
       if (!ok) break;
       if (std::find(trapped_.begin(), trapped_.end(), a.nr) != trapped_.end()) continue;

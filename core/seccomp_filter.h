@@ -22,6 +22,9 @@ class SeccompFilter {
   // These numbers among `trapped` send a user notification (SECCOMP_RET_USER_NOTIF) instead of
   // stopping the tracee for its tracer: the notification prefilter (notify_prefilter.h).
   void NotifyFor(const std::vector<int>& nrs) { notify_ = nrs; }
+  // With NotifyFor: these numbers, where not trapped, send a notification too (the prefilter
+  // only watches them: NotifyPrefilter's identity calls).
+  void WatchFor(const std::vector<int>& nrs) { watch_ = nrs; }
   ~SeccompFilter();
   SeccompFilter(const SeccompFilter&) = delete;
   SeccompFilter& operator=(const SeccompFilter&) = delete;
@@ -46,6 +49,7 @@ class SeccompFilter {
   std::vector<int> trapped_;
   std::vector<ArgRule> conditional_;
   std::vector<int> notify_;
+  std::vector<int> watch_;
   bool trap_all_;
   std::vector<char> prog_;  // struct sock_filter array
   bool deny_foreign_arch_;

@@ -333,11 +333,12 @@ static bool kmv_path_call(long nr, struct kmv_path_args *pa)
 	pa->path[1] = -1;
 	switch (nr) {
 	/* execve/execveat are left out: an interpreter (#! or PT_INTERP) inside a prefix may be
-	 * named by a program outside them, and execs are rare. */
+	 * named by a program outside them, and execs are rare. chroot too: wherever it points, the
+	 * plugin that claims it (viewfs refuses it) must see it, since a new root moves every path. */
 	case __NR_open: case __NR_stat: case __NR_lstat: case __NR_access:
 	case __NR_truncate: case __NR_chdir: case __NR_mkdir: case __NR_rmdir: case __NR_creat:
 	case __NR_unlink: case __NR_readlink: case __NR_chmod: case __NR_chown: case __NR_lchown:
-	case __NR_utime: case __NR_mknod: case __NR_statfs: case __NR_chroot: case __NR_setxattr:
+	case __NR_utime: case __NR_mknod: case __NR_statfs: case __NR_setxattr:
 	case __NR_lsetxattr: case __NR_getxattr: case __NR_lgetxattr: case __NR_listxattr:
 	case __NR_llistxattr: case __NR_removexattr: case __NR_lremovexattr: case __NR_utimes:
 		return true;

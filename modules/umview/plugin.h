@@ -30,6 +30,13 @@ struct Option {
 };
 using Options = std::vector<Option>;
 
+// A plain bind a plugin declares to the path prefilter (Host::SetPrefilterBinds): view path
+// `view` shows host path `host`. Both absolute.
+struct PrefilterBind {
+  std::string view;
+  std::string host;
+};
+
 enum class LogLevel { kDebug, kInfo, kWarning, kError };
 
 class Call;
@@ -245,6 +252,18 @@ class Host {
   // claiming execve must agree, at the start for it to apply at all (later changes are in force
   // for the next call).
   virtual void SetPrefilterExec(bool on) { (void)on; }
+  // With SetPrefilterPaths declared: which of the plugin's prefixes are plain binds. Each shows
+  // host directory `host` at view path `view` (both among the declared prefixes): at and below
+  // `view`, where no deeper mount covers a path, the plugin acts on the corresponding host path
+  // and on nothing else, and it takes a cwd or descriptor whose host path lies under `host`
+  // for the directory at the corresponding view path. The ptrace engine's prefilter then also
+  // lets run unseen a call whose relative path starts in a directory the view shows as the
+  // host does (every view path it may stand for shows it, with no mount below) and that the
+  // host resolves without leaving that directory (no ".." above it, no symlink out of it), and
+  // answers reads of attributes (stat family, access, readlink, getxattr) at absolute paths
+  // below `view` itself, on the host path, for threads with umview's ids, namespaces and root.
+  // Renames are left to the plugin. An empty list withdraws the declaration.
+  virtual void SetPrefilterBinds(std::vector<PrefilterBind> binds) { (void)binds; }
 };
 
 class Plugin {

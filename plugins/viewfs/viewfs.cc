@@ -384,17 +384,25 @@ class ViewFs final : public Plugin {
       host_->SetPrefilterPaths({});  // undeclared: viewfs claims chroot by number, so no filter
       host_->SetPrefilterFdCalls({});
       host_->SetPrefilterExec(false);
+      host_->SetPrefilterBinds({});
       return;
     }
     std::vector<std::string> p = {"/proc"};
     const std::vector<std::string>& dev = DevLinks();
     p.insert(p.end(), dev.begin(), dev.end());
+    // Binds and tmp mounts are plain path substitutions here (nothing is protective), and
+    // Base() takes a directory by its host path through ToView: what SetPrefilterBinds asks.
+    std::vector<PrefilterBind> binds;
     for (const Mount& m : table_.mounts()) {
       p.push_back(m.dst);
       if (!m.src.empty()) p.push_back(m.src);
       p.insert(p.end(), m.lowers.begin(), m.lowers.end());
+      if ((m.kind == MountKind::kBind || m.kind == MountKind::kTmp) && !m.src.empty()) {
+        binds.push_back({m.dst, m.src});
+      }
     }
     host_->SetPrefilterPaths(std::move(p));
+    host_->SetPrefilterBinds(std::move(binds));
     // Listings change only in directories at or under those paths (host paths included) or
     // above a mount point (which they show); getcwd only for a cwd inside a mount's host path.
     // Unions and hidden names are protective: no prefilter then. Writes through a descriptor

@@ -82,6 +82,7 @@ class PrefilterDecision : public ::testing::Test {
     out.append(interp.c_str(), interp.size() + 1);
     return out;
   }
+  std::string PlainBind();
   bool OnFd(long nr, int fd) const {
     uint64_t args[6] = {static_cast<uint64_t>(fd), 0, 0, 0, 0, 0};
     return PrefilterOutside(rules_, getpid(), nr, args);
@@ -169,6 +170,131 @@ TEST_F(PrefilterDecision, ListingsAboveAMountAndTheCwdInsideOneAreSeen) {
   EXPECT_FALSE(OnFd(SYS_getcwd, -1));
   ASSERT_EQ(chdir(top_.c_str()), 0);
   EXPECT_TRUE(OnFd(SYS_getcwd, -1));  // the cwd above a mount: getcwd is not concerned
+}
+
+// A plain bind: top_/src = {sub/f, abs -> /etc, up -> .., near -> sub/f} shown at inside_.
+std::string PrefilterDecision::PlainBind() {
+  const std::string src = top_ + "/src";
+  EXPECT_EQ(mkdir(src.c_str(), 0755), 0);
+  EXPECT_EQ(mkdir((src + "/sub").c_str(), 0755), 0);
+  test::WriteFile(src + "/sub/f", "f");
+  EXPECT_EQ(symlink("/etc", (src + "/abs").c_str()), 0);
+  EXPECT_EQ(symlink("..", (src + "/up").c_str()), 0);
+  EXPECT_EQ(symlink("sub/f", (src + "/near").c_str()), 0);
+  rules_.prefixes = {"/proc", inside_, src};
+  rules_.binds = {{inside_, src}};
+  return src;
+}
+
+// A relative path that starts in a directory the view
+// shows as the host does and stays below it on the host runs unseen; one that leaves it (".."
+// above it, a symlink out), a directory with a mount below, getcwd there and renames are seen.
+TEST_F(PrefilterDecision, RelativePathsBelowABindsHostPathRunWhereTheHostAgrees) {
+  const std::string src = PlainBind();
+  rules_.mounts = {"/proc"};
+  ASSERT_EQ(chdir(src.c_str()), 0);
+  EXPECT_TRUE(Stat(AT_FDCWD, "sub/f"));
+  EXPECT_TRUE(Stat(AT_FDCWD, "missing/f"));  // missing in the view at the same place
+  EXPECT_TRUE(Stat(AT_FDCWD, "near"));
+  EXPECT_TRUE(Stat(AT_FDCWD, "sub/../sub/f"));
+  EXPECT_FALSE(Stat(AT_FDCWD, "abs"));  // absolute: the view resolves it itself
+  EXPECT_FALSE(Stat(AT_FDCWD, "abs/passwd"));
+  EXPECT_FALSE(Stat(AT_FDCWD, "up/other"));                // leaves the directory
+  EXPECT_FALSE(Stat(AT_FDCWD, "../src/sub/f"));            // the view's ".." is inside_'s parent
+  EXPECT_FALSE(Stat(AT_FDCWD, (src + "/sub/f").c_str()));  // absolute paths as before
+  // The last name of a call that does not follow it is not followed here either.
+  uint64_t args[6] = {static_cast<uint64_t>(static_cast<int64_t>(AT_FDCWD)),
+                      reinterpret_cast<uint64_t>("abs"),
+                      0,
+                      AT_SYMLINK_NOFOLLOW,
+                      0,
+                      0};
+  EXPECT_TRUE(PrefilterOutside(rules_, getpid(), SYS_newfstatat, args));
+  args[0] = reinterpret_cast<uint64_t>("abs");
+  EXPECT_TRUE(PrefilterOutside(rules_, getpid(), SYS_lstat, args));
+  EXPECT_FALSE(PrefilterOutside(rules_, getpid(), SYS_stat, args));
+  // Renames stay seen (viewfs keeps directories' host paths).
+  uint64_t ren[6] = {reinterpret_cast<uint64_t>("sub/f"), reinterpret_cast<uint64_t>("sub/g")};
+  EXPECT_FALSE(PrefilterOutside(rules_, getpid(), SYS_rename, ren));
+  // Descriptors: the listing of a directory below the bind's host path is the host's; getcwd
+  // there is the view's path.
+  int sub = open((src + "/sub").c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(sub, 0);
+  EXPECT_TRUE(OnFd(SYS_getdents64, sub));
+  EXPECT_TRUE(Stat(sub, "f"));
+  EXPECT_TRUE(Stat(sub, ""));
+  EXPECT_FALSE(Stat(sub, "../abs"));
+  EXPECT_FALSE(OnFd(SYS_getcwd, -1));
+  // A mount below the bind's view: the view no longer mirrors the host there.
+  rules_.mounts.push_back(inside_ + "/sub/deeper");
+  EXPECT_FALSE(Stat(AT_FDCWD, "sub/f"));
+  EXPECT_FALSE(OnFd(SYS_getdents64, sub));
+  EXPECT_FALSE(Stat(sub, "f"));
+  // The same host directory shown by two binds that disagree: only the plugin can tell.
+  rules_.mounts = {"/proc"};
+  rules_.binds.push_back({inside_, top_ + "/other"});
+  EXPECT_FALSE(Stat(AT_FDCWD, "sub/f"));
+  // Without binds declared, everything under the host path is seen as before.
+  rules_.binds.clear();
+  EXPECT_FALSE(Stat(AT_FDCWD, "sub/f"));
+  EXPECT_FALSE(OnFd(SYS_getdents64, sub));
+  close(sub);
+}
+
+// Reads of attributes at an absolute path inside a plain bind are answered by the prefilter on
+// the host path, results in the caller's memory; where the view's walk may differ (a symlink
+// out, a mount below), or for other calls, they are left to the plugins.
+TEST_F(PrefilterDecision, AttributeReadsInsideAPlainBindAreAnsweredOnTheHostPath) {
+  const std::string src = PlainBind();
+  rules_.mounts = {"/proc"};
+  PreparePrefilterBinds(&rules_);
+  auto answer = [&](long nr, std::initializer_list<uint64_t> a, int64_t* result) {
+    uint64_t args[6] = {};
+    std::copy(a.begin(), a.end(), args);
+    return PrefilterAnswer(rules_, -1, 0, getpid(), nr, args, result);
+  };
+  auto ptr = [](const void* p) { return reinterpret_cast<uint64_t>(p); };
+  const std::string f = inside_ + "/sub//f", abs = inside_ + "/abs", near = inside_ + "/near";
+  struct stat st = {}, host = {};
+  int64_t r = 1;
+  ASSERT_TRUE(answer(SYS_stat, {ptr(f.c_str()), ptr(&st)}, &r));
+  ASSERT_EQ(stat((src + "/sub/f").c_str(), &host), 0);
+  EXPECT_EQ(r, 0);
+  EXPECT_EQ(st.st_ino, host.st_ino);
+  EXPECT_EQ(st.st_size, 1);
+  const uint64_t at_fdcwd = static_cast<uint64_t>(static_cast<int64_t>(AT_FDCWD));
+  struct statx stx = {};
+  ASSERT_TRUE(answer(SYS_statx, {at_fdcwd, ptr(near.c_str()), 0, STATX_INO, ptr(&stx)}, &r));
+  EXPECT_EQ(r, 0);
+  EXPECT_EQ(stx.stx_ino, host.st_ino);  // followed, below the bind
+  char buf[64] = {};
+  ASSERT_TRUE(answer(SYS_readlink, {ptr(near.c_str()), ptr(buf), sizeof buf}, &r));
+  EXPECT_EQ(r, 5);
+  EXPECT_EQ(std::string(buf, 5), "sub/f");
+  ASSERT_TRUE(answer(SYS_readlink, {ptr(abs.c_str()), ptr(buf), sizeof buf}, &r));  // not followed
+  EXPECT_EQ(std::string(buf, static_cast<size_t>(r)), "/etc");
+  const std::string missing = inside_ + "/no/such";
+  ASSERT_TRUE(answer(SYS_access, {ptr(missing.c_str()), F_OK}, &r));
+  EXPECT_EQ(r, -ENOENT);
+  ASSERT_TRUE(answer(SYS_lgetxattr, {ptr(f.c_str()), ptr("user.none"), ptr(buf), sizeof buf}, &r));
+  EXPECT_TRUE(r == -ENODATA || r == -EOPNOTSUPP) << r;
+  ASSERT_TRUE(answer(SYS_stat, {ptr(f.c_str()), 8}, &r));  // a bad buffer, as the kernel says
+  EXPECT_EQ(r, -EFAULT);
+  // The view resolves an absolute symlink itself; "..", trailing "/", other calls: the plugins.
+  EXPECT_FALSE(answer(SYS_stat, {ptr(abs.c_str()), ptr(&st)}, &r));
+  EXPECT_FALSE(answer(SYS_stat, {ptr((inside_ + "/sub/../sub/f").c_str()), ptr(&st)}, &r));
+  EXPECT_FALSE(answer(SYS_stat, {ptr((inside_ + "/sub/").c_str()), ptr(&st)}, &r));
+  EXPECT_FALSE(answer(SYS_unlink, {ptr(f.c_str())}, &r));
+  EXPECT_FALSE(answer(SYS_stat, {ptr((top_ + "/other").c_str()), ptr(&st)}, &r));  // no bind
+  // A mount below the bind, or a bind whose host path is a symlink: the view's walk may differ.
+  rules_.mounts.push_back(inside_ + "/sub/deeper");
+  PreparePrefilterBinds(&rules_);
+  EXPECT_FALSE(answer(SYS_stat, {ptr(f.c_str()), ptr(&st)}, &r));
+  rules_.mounts = {"/proc"};
+  ASSERT_EQ(symlink(src.c_str(), (top_ + "/src-link").c_str()), 0);
+  rules_.binds = {{inside_, top_ + "/src-link"}};
+  PreparePrefilterBinds(&rules_);
+  EXPECT_FALSE(answer(SYS_stat, {ptr(f.c_str()), ptr(&st)}, &r));
 }
 
 TEST_F(PrefilterDecision, WithoutRulesOrForOtherCallsEverythingIsSeen) {

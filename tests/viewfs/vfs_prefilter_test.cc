@@ -105,6 +105,76 @@ TEST_F(VfsPrefilter, CwdDescriptorsAndDotDotInsideTheBindReachViewfs) {
   EXPECT_EQ(r.out, "X\nX\nY\nX\nX\nsub\nx\n" + dst_ + "/sub/y\n" + dst_ + "/x\n/etc\n");
 }
 
+// Relative calls in the bind (cwd or descriptor there) that the host resolves below their
+// directory run unseen — find's listings, opens and stats — and still see the view: a symlink
+// in the bind that is absolute, or leaves it, is resolved by viewfs; a mount below the bind
+// keeps the listings above it seen; a rename is seen.
+TEST_F(VfsPrefilter, RelativeCallsInTheBindRunUnseenWhereTheHostAgreesWithTheView) {
+  ASSERT_EQ(symlink((dst_ + "/x").c_str(), (src_ + "/abs").c_str()), 0);  // host: host-side
+  ASSERT_EQ(symlink("..", (src_ + "/up").c_str()), 0);  // view: T/view (up/data is dst); host: T
+  Put(out_ + "/a/nested-file", "N\n");
+  const std::string script =
+      "find . -type f | sort; cat x sub/y abs up/data/x; mv x x2 && cat x2 && mv x2 x";
+  auto run = [&](std::vector<std::string> view) {
+    view.insert(view.begin(), "--stats");
+    view.insert(view.end(), {"-w", dst_, "--", "sh", "-c", script});
+    return RunUmview(view);
+  };
+  RunResult pf = run(Pf());
+  ASSERT_EQ(pf.exit_code, 0) << pf.err;
+  EXPECT_EQ(pf.out, "./sub/y\n./x\nX\nY\nX\nX\nX\n");
+  EXPECT_EQ(StatsColumn(pf.err, "getdents64", 1), 0) << pf.err;
+  EXPECT_GE(StatsColumn(pf.err, "getdents64", 5), 4) << pf.err;
+  EXPECT_GE(StatsColumn(pf.err, "rename", 1) + StatsColumn(pf.err, "renameat2", 1), 2) << pf.err;
+  RunResult plain = run(Plain());
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_EQ(plain.out, pf.out);
+  // A mount below the bind: listings of the directories above it are the view's.
+  RunResult nested = run(With({"bind=" + src_ + ":" + dst_,
+                               "bind=" + out_ + "/a:" + dst_ + "/sub/nested", "prefilter=on"}));
+  ASSERT_EQ(nested.exit_code, 0) << nested.err;
+  EXPECT_EQ(nested.out, "./sub/nested/f\n./sub/nested/nested-file\n./sub/y\n./x\nX\nY\nX\nX\nX\n");
+  EXPECT_GT(StatsColumn(nested.err, "getdents64", 1), 0) << nested.err;
+}
+
+// stat, ls -l, readlink of absolute paths in the bind: answered by the prefilter on the host
+// path, without a stop, as viewfs would answer them — except where the view resolves a symlink
+// differently (an absolute one: the view's file), and for a thread whose credentials are not
+// umview's (it makes the call with its own, through viewfs).
+TEST_F(VfsPrefilter, AttributeReadsInTheBindAreAnsweredAsTheViewWould) {
+  ASSERT_EQ(symlink((dst_ + "/x").c_str(), (src_ + "/abs").c_str()), 0);  // view X, host host-side
+  ASSERT_EQ(symlink("sub/y", (src_ + "/near").c_str()), 0);
+  RunResult r =
+      ShIn(Stats(Pf()), "stat -c %s " + dst_ + "/x " + dst_ + "/near; stat -L -c %s " + dst_ +
+                            "/abs; readlink " + dst_ + "/near " + dst_ + "/abs; ls -l " + dst_ +
+                            " | wc -l; stat " + dst_ + "/none 2>&1 | grep -c 'No such'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "2\n5\n2\n" + std::string("sub/y\n") + dst_ + "/x\n5\n1\n");
+  EXPECT_GE(StatsColumn(r.err, "statx", 5), 6) << r.err;
+  EXPECT_GE(StatsColumn(r.err, "lgetxattr", 5), 4) << r.err;  // ls -l
+  EXPECT_GE(StatsColumn(r.err, "readlink", 5) + StatsColumn(r.err, "readlinkat", 5), 2) << r.err;
+  // stat -L of the absolute symlink: resolved by viewfs (a stop).
+  EXPECT_EQ(StatsColumn(r.err, "statx", 1), 1) << r.err;
+  if (geteuid() != 0) GTEST_SKIP() << "the other half needs root (a thread with other ids)";
+  // A directory only root may search: root in the view reads below it, nobody does not.
+  ASSERT_EQ(chmod(t_.path().c_str(), 0755), 0);
+  ASSERT_EQ(chmod(src_.c_str(), 0755), 0);
+  Put(src_ + "/private/f", "P\n");
+  ASSERT_EQ(chmod((src_ + "/private").c_str(), 0700), 0);
+  RunResult ids =
+      ShIn(Pf(), "stat -c %s " + dst_ + "/private/f; setpriv --reuid=nobody " +
+                     "--regid=nogroup --clear-groups stat -c %s " + dst_ + "/private/f " + dst_ +
+                     "/x 2>&1 | sed 's/.*Permission denied.*/EACCES/'");
+  EXPECT_EQ(ids.out, "2\nEACCES\n2\n") << ids.err;
+  // The same thread, once answered as root, drops its ids: answered with its new ones.
+  RunResult drop = RunUmview([&] {
+    auto a = Pf();
+    a.insert(a.end(), {"--", Tracee("vfs_drop_ids"), dst_ + "/private/f"});
+    return a;
+  }());
+  EXPECT_EQ(drop.out, "before=0 after=" + std::to_string(EACCES) + "\n") << drop.err;
+}
+
 TEST_F(VfsPrefilter, ResultsOfEscalatedCallsAreTranslated) {
   // getcwd (a descriptor call) and readlink of /proc/self/cwd inside the bind: their exits are
   // reported after the escalation, and viewfs puts the view's path in them.
