@@ -703,35 +703,34 @@ bool WriteTracee(pid_t tid, uint64_t addr, const void* data, size_t len) {
   return process_vm_writev(tid, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(len);
 }
 
-// The call itself on host path `host`, results into the tracee's memory: the return value, or
+// The call itself on `file`, the O_PATH descriptor of what its path names (the last name
+// followed as the call follows it), results into the tracee's memory: the return value, or
 // -errno.
-int64_t AnswerOnHost(pid_t tid, long nr, const uint64_t a[6], const char* host) {
+int64_t AnswerOn(int file, pid_t tid, long nr, const uint64_t a[6]) {
   auto ret = [](long rc) { return rc < 0 ? -static_cast<int64_t>(errno) : rc; };
   switch (nr) {
     case SYS_stat:
     case SYS_lstat:
     case SYS_newfstatat: {
       struct stat st;
-      const int flags = nr == SYS_lstat  ? AT_SYMLINK_NOFOLLOW
-                        : nr == SYS_stat ? 0
-                                         : static_cast<int>(a[3]);
-      if (fstatat(AT_FDCWD, host, &st, flags) != 0) return -errno;
+      if (fstatat(file, "", &st, AT_EMPTY_PATH) != 0) return -errno;
       return WriteTracee(tid, nr == SYS_newfstatat ? a[2] : a[1], &st, sizeof st) ? 0 : -EFAULT;
     }
     case SYS_statx: {
       struct statx stx;
-      if (statx(AT_FDCWD, host, static_cast<int>(a[2]), static_cast<unsigned>(a[3]), &stx) != 0) {
+      const int sync = static_cast<int>(a[2]) & AT_STATX_SYNC_TYPE;
+      if (statx(file, "", AT_EMPTY_PATH | sync, static_cast<unsigned>(a[3]), &stx) != 0) {
         return -errno;
       }
       return WriteTracee(tid, a[4], &stx, sizeof stx) ? 0 : -EFAULT;
     }
     case SYS_access:
-      return ret(syscall(SYS_faccessat2, AT_FDCWD, host, static_cast<int>(a[1]), 0));
     case SYS_faccessat:
-      return ret(syscall(SYS_faccessat2, AT_FDCWD, host, static_cast<int>(a[2]), 0));
-    case SYS_faccessat2:
-      return ret(
-          syscall(SYS_faccessat2, AT_FDCWD, host, static_cast<int>(a[2]), static_cast<int>(a[3])));
+    case SYS_faccessat2: {
+      const int mode = static_cast<int>(nr == SYS_access ? a[1] : a[2]);
+      const int eaccess = nr == SYS_faccessat2 ? static_cast<int>(a[3]) & AT_EACCESS : 0;
+      return ret(syscall(SYS_faccessat2, file, "", mode, AT_EMPTY_PATH | eaccess));
+    }
     case SYS_readlink:
     case SYS_readlinkat: {
       const uint64_t buf = nr == SYS_readlink ? a[1] : a[2];
@@ -739,8 +738,9 @@ int64_t AnswerOnHost(pid_t tid, long nr, const uint64_t a[6], const char* host) 
       if (size <= 0) return -EINVAL;
       char target[PATH_MAX];
       ssize_t n =
-          readlink(host, target, std::min<size_t>(static_cast<size_t>(size), sizeof target));
-      if (n < 0) return -errno;
+          readlinkat(file, "", target, std::min<size_t>(static_cast<size_t>(size), sizeof target));
+      // An empty name reads the descriptor's own symlink; ENOENT: it is not one.
+      if (n < 0) return errno == ENOENT ? -EINVAL : -errno;
       return WriteTracee(tid, buf, target, static_cast<size_t>(n)) ? n : -EFAULT;
     }
     case SYS_getxattr:
@@ -751,8 +751,11 @@ int64_t AnswerOnHost(pid_t tid, long nr, const uint64_t a[6], const char* host) 
       if (len == 0 || len > XATTR_NAME_MAX) return -ERANGE;
       const size_t size = std::min<uint64_t>(a[3], XATTR_SIZE_MAX);
       std::vector<char> value(size);
-      ssize_t n = nr == SYS_getxattr ? getxattr(host, name, value.data(), size)
-                                     : lgetxattr(host, name, value.data(), size);
+      // Through /proc: the file itself, even a symlink opened O_NOFOLLOW (O_PATH descriptors
+      // take no fgetxattr).
+      char proc[40];
+      snprintf(proc, sizeof proc, "/proc/self/fd/%d", file);
+      ssize_t n = getxattr(proc, name, value.data(), size);
       if (n < 0) return -errno;
       if (size == 0) return n;
       return WriteTracee(tid, a[2], value.data(), static_cast<size_t>(n)) ? n : -EFAULT;
@@ -764,19 +767,54 @@ int64_t AnswerOnHost(pid_t tid, long nr, const uint64_t a[6], const char* host) 
 
 // A read of a file's attributes (stat family, access, readlink, getxattr) at an absolute path
 // inside a plain bind: the plugin would only put the host path in its place, so umview makes
-// the call on that host path itself, as the thread would make it — same credentials, mount
-// namespace and root (AccessIdentity against `self`, umview's) — after checking that the host
-// resolves it below the bind's host path as the view would (RESOLVE_BENEATH), and writes the
-// results into the thread's memory. *result: the call's return value or -errno. False: the
-// plugins must see the call.
+// the call itself, as the thread would make it — same credentials, mount namespace and root
+// (SameIdentity) — on the file the host resolves below the bind's host path as the view would
+// (RESOLVE_BENEATH), and writes the results into the thread's memory. *result: the call's
+// return value or -errno. False: the plugins must see the call.
 struct Identity {
   const std::string& self;  // umview's AccessIdentity
   bool stable;              // no IdentityCall seen
   uint64_t execs;           // execs seen, read before the check
 };
 
+// getcwd in a directory under a plain bind's host path: the view's path of it, as the plugin
+// gives it (the bind with the longest host path holding it, if its view path shows it).
+bool AnswerGetcwd(ProcDirs& dirs, const PrefilterRules& rules, int listener, uint64_t id, pid_t tid,
+                  const uint64_t a[6], int64_t* result) {
+  char cwd[PATH_MAX];
+  long n = BasePath(dirs, tid, -1, cwd);
+  if (n < 0) return false;
+  const std::string_view host(cwd, static_cast<size_t>(n));
+  const PrefilterBind* best = nullptr;
+  for (const PrefilterBind& b : rules.binds) {
+    if (!PathUnder(host, b.host)) continue;
+    if (best != nullptr && b.host.size() == best->host.size() && b.view != best->view) {
+      return false;  // which one the plugin takes is its business
+    }
+    if (best == nullptr || b.host.size() > best->host.size()) best = &b;
+  }
+  if (best == nullptr) return false;
+  const std::string_view rest = host.substr(best->host == "/" ? 0 : best->host.size());
+  std::string view =
+      best->view == "/" ? std::string(rest.empty() ? "/" : rest) : best->view + std::string(rest);
+  std::string shown;
+  if (!ViewShows(rules, view, &shown) || shown != host) return false;
+  if (listener >= 0 && ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) != 0) return false;
+  if (view.size() + 1 > a[1]) {
+    *result = -ERANGE;
+  } else {
+    *result = WriteTracee(tid, a[0], view.c_str(), view.size() + 1)
+                  ? static_cast<int64_t>(view.size() + 1)
+                  : -EFAULT;
+  }
+  return true;
+}
+
 bool Answer(ProcDirs& dirs, const PrefilterRules& rules, const Identity& id_of, int listener,
             uint64_t id, pid_t tid, long nr, const uint64_t a[6], int64_t* result) {
+  if (nr == SYS_getcwd && !rules.binds.empty()) {
+    return AnswerGetcwd(dirs, rules, listener, id, tid, a, result);
+  }
   AnswerSpec spec;
   if (rules.binds.empty() || id_of.self.empty() || !AnswerSpecFor(nr, a, &spec)) return false;
   char path[PATH_MAX];
@@ -796,18 +834,18 @@ bool Answer(ProcDirs& dirs, const PrefilterRules& rules, const Identity& id_of, 
   int fd = static_cast<int>(
       syscall(SYS_openat2, base, rest.empty() ? "." : rest.data() + 1, &how, sizeof how));
   const int err = errno;
-  if (fd >= 0) {
-    close(fd);
-  } else if (err != ENOENT && err != ENOTDIR && err != EACCES) {
-    return false;  // EXDEV: a symlink the view resolves in its own way; ELOOP...
-  }
-  if (!SameIdentity(dirs, tid, id_of.self, id_of.stable, id_of.execs)) return false;
+  // A missing name, a file on the way, a directory it may not search: the answer, as the
+  // kernel would give it for the host path. EXDEV: a symlink the view resolves its own way.
+  if (fd < 0 && err != ENOENT && err != ENOTDIR && err != EACCES) return false;
   // Still the call received (the thread was not killed, its number not reused) before writing
   // into its memory.
-  if (listener >= 0 && ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) != 0) return false;
-  std::string host =
-      bind->host == "/" ? std::string(rest.empty() ? "/" : rest) : bind->host + std::string(rest);
-  *result = AnswerOnHost(tid, nr, a, host.c_str());
+  if (!SameIdentity(dirs, tid, id_of.self, id_of.stable, id_of.execs) ||
+      (listener >= 0 && ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) != 0)) {
+    if (fd >= 0) close(fd);
+    return false;
+  }
+  *result = fd < 0 ? -static_cast<int64_t>(err) : AnswerOn(fd, tid, nr, a);
+  if (fd >= 0) close(fd);
   return true;
 }
 

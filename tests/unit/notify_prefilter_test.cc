@@ -280,6 +280,15 @@ TEST_F(PrefilterDecision, AttributeReadsInsideAPlainBindAreAnsweredOnTheHostPath
   EXPECT_TRUE(r == -ENODATA || r == -EOPNOTSUPP) << r;
   ASSERT_TRUE(answer(SYS_stat, {ptr(f.c_str()), 8}, &r));  // a bad buffer, as the kernel says
   EXPECT_EQ(r, -EFAULT);
+  // getcwd below the bind's host path: the view's path.
+  ASSERT_EQ(chdir((src + "/sub").c_str()), 0);
+  ASSERT_TRUE(answer(SYS_getcwd, {ptr(buf), sizeof buf}, &r));
+  EXPECT_EQ(r, static_cast<int64_t>(inside_.size() + 5));
+  EXPECT_EQ(std::string(buf), inside_ + "/sub");
+  ASSERT_TRUE(answer(SYS_getcwd, {ptr(buf), 4}, &r));
+  EXPECT_EQ(r, -ERANGE);
+  ASSERT_EQ(chdir(top_.c_str()), 0);
+  EXPECT_FALSE(answer(SYS_getcwd, {ptr(buf), sizeof buf}, &r));  // not under a bind
   // The view resolves an absolute symlink itself; "..", trailing "/", other calls: the plugins.
   EXPECT_FALSE(answer(SYS_stat, {ptr(abs.c_str()), ptr(&st)}, &r));
   EXPECT_FALSE(answer(SYS_stat, {ptr((inside_ + "/sub/../sub/f").c_str()), ptr(&st)}, &r));
