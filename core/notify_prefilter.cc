@@ -586,8 +586,8 @@ bool ExecOutside(const PrefilterRules& rules, char* path) {
 }
 
 // What decides a thread's file access besides its paths: the status lines with its user and
-// group ids, supplementary groups and effective capabilities, its mount namespace and root.
-// Empty if they cannot be read.
+// group ids, supplementary groups and effective capabilities, its LSM label, its mount
+// namespace and root. Empty if they cannot be read.
 std::string AccessIdentity(ProcDirs* dirs, pid_t tid) {
   int fd = dirs ? dirs->Open(tid, "status", O_RDONLY)
                 : open("/proc/thread-self/status", O_RDONLY | O_CLOEXEC);
@@ -602,6 +602,15 @@ std::string AccessIdentity(ProcDirs* dirs, pid_t tid) {
     const char* at = strstr(buf, key);
     if (at == nullptr) return "";
     out.append(at, strchrnul(at + 1, '\n'));
+  }
+  // The LSM label (AppArmor, SELinux: absent without one).
+  int attr = dirs ? dirs->Open(tid, "attr/current", O_RDONLY)
+                  : open("/proc/thread-self/attr/current", O_RDONLY | O_CLOEXEC);
+  if (attr >= 0) {
+    n = read(attr, buf, sizeof buf - 1);
+    close(attr);
+    out.append("\nlsm:");
+    if (n > 0) out.append(buf, static_cast<size_t>(n));
   }
   char link[PATH_MAX];
   for (const char* name : {"ns/mnt", "root"}) {
@@ -684,6 +693,15 @@ bool AnswerSpecFor(long nr, const uint64_t a[6], AnswerSpec* s) {
       s->path = 1;
       s->follow = !(a[2] & AT_SYMLINK_NOFOLLOW);
       return true;
+    case SYS_open:
+    case SYS_openat: {
+      // Opens of what exists: a creation depends on the umask, O_TMPFILE makes a file.
+      const uint64_t flags = a[nr == SYS_open ? 1 : 2];
+      if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) return false;
+      s->path = nr == SYS_open ? 0 : 1;
+      s->follow = !(flags & O_NOFOLLOW);
+      return true;
+    }
     case SYS_faccessat2:
       if (a[3] & ~static_cast<uint64_t>(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) {
         return false;
@@ -703,12 +721,54 @@ bool WriteTracee(pid_t tid, uint64_t addr, const void* data, size_t len) {
   return process_vm_writev(tid, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(len);
 }
 
+// AnswerOn's result for a call the plugins must see after all.
+constexpr int64_t kLeave = INT64_MIN;
+
+// open/openat of an existing regular file or directory, `file` its O_PATH descriptor: opened
+// again here with the call's flags, as the thread would open it (same identity), and installed
+// in the thread's descriptor table as the call's result (SECCOMP_IOCTL_NOTIF_ADDFD with
+// FLAG_SEND: lowest free number, O_CLOEXEC as asked, the notification answered). *sent: done.
+int64_t AnswerOpen(int file, int listener, uint64_t id, uint64_t flags, bool* sent) {
+  struct stat st;
+  if (listener < 0 || fstat(file, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))) {
+    return kLeave;  // a device, FIFO or socket may block or act on open: the kernel's, unseen
+  }
+  char proc[40];
+  snprintf(proc, sizeof proc, "/proc/self/fd/%d", file);
+  // Not O_NOFOLLOW: the magic link is one (and `file` is no symlink). O_NONBLOCK: a lease
+  // break would block this thread; EWOULDBLOCK then leaves the call to the plugins.
+  const bool path_only = flags & O_PATH;
+  const int open_flags = static_cast<int>(flags & ~static_cast<uint64_t>(O_NOFOLLOW)) | O_CLOEXEC |
+                         O_NOCTTY | (path_only ? 0 : O_NONBLOCK);
+  int f = open(proc, open_flags);
+  if (f < 0) return errno == EWOULDBLOCK ? kLeave : -static_cast<int64_t>(errno);
+  if (!path_only && !(flags & O_NONBLOCK)) {
+    fcntl(f, F_SETFL, fcntl(f, F_GETFL) & ~O_NONBLOCK);
+  }
+  struct seccomp_notif_addfd add = {};
+  add.id = id;
+  add.flags = SECCOMP_ADDFD_FLAG_SEND;
+  add.srcfd = static_cast<uint32_t>(f);
+  add.newfd_flags = static_cast<uint32_t>(flags & O_CLOEXEC);
+  int r = ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add);
+  const int err = errno;
+  close(f);
+  if (r < 0) return -static_cast<int64_t>(err);  // EMFILE: the thread's limit
+  *sent = true;
+  return r;
+}
+
 // The call itself on `file`, the O_PATH descriptor of what its path names (the last name
 // followed as the call follows it), results into the tracee's memory: the return value, or
-// -errno.
-int64_t AnswerOn(int file, pid_t tid, long nr, const uint64_t a[6]) {
+// -errno; kLeave if it is not one to answer here.
+int64_t AnswerOn(int file, int listener, uint64_t id, pid_t tid, long nr, const uint64_t a[6],
+                 bool* sent) {
   auto ret = [](long rc) { return rc < 0 ? -static_cast<int64_t>(errno) : rc; };
   switch (nr) {
+    case SYS_open:
+      return AnswerOpen(file, listener, id, a[1], sent);
+    case SYS_openat:
+      return AnswerOpen(file, listener, id, a[2], sent);
     case SYS_stat:
     case SYS_lstat:
     case SYS_newfstatat: {
@@ -811,7 +871,7 @@ bool AnswerGetcwd(ProcDirs& dirs, const PrefilterRules& rules, int listener, uin
 }
 
 bool Answer(ProcDirs& dirs, const PrefilterRules& rules, const Identity& id_of, int listener,
-            uint64_t id, pid_t tid, long nr, const uint64_t a[6], int64_t* result) {
+            uint64_t id, pid_t tid, long nr, const uint64_t a[6], int64_t* result, bool* sent) {
   if (nr == SYS_getcwd && !rules.binds.empty()) {
     return AnswerGetcwd(dirs, rules, listener, id, tid, a, result);
   }
@@ -844,9 +904,9 @@ bool Answer(ProcDirs& dirs, const PrefilterRules& rules, const Identity& id_of, 
     if (fd >= 0) close(fd);
     return false;
   }
-  *result = fd < 0 ? -static_cast<int64_t>(err) : AnswerOn(fd, tid, nr, a);
+  *result = fd < 0 ? -static_cast<int64_t>(err) : AnswerOn(fd, listener, id, tid, nr, a, sent);
   if (fd >= 0) close(fd);
-  return true;
+  return *result != kLeave;
 }
 
 bool FdWanted(ProcDirs& dirs, const PrefilterRules& rules, pid_t tid, long nr,
@@ -897,7 +957,8 @@ bool PrefilterAnswer(const PrefilterRules& rules, int listener, uint64_t id, pid
                      const uint64_t args[6], int64_t* result) {
   ProcDirs dirs;
   const std::string self = AccessIdentity(nullptr, 0);
-  return Answer(dirs, rules, Identity{self, false, 0}, listener, id, tid, nr, args, result);
+  bool sent = false;
+  return Answer(dirs, rules, Identity{self, false, 0}, listener, id, tid, nr, args, result, &sent);
 }
 
 bool IdentityCall(long nr) {
@@ -1062,8 +1123,10 @@ struct NotifyPrefilter::State {
     int64_t result = 0;
     const Identity id_of{self, identity_stable.load(std::memory_order_relaxed),
                          execs.load(std::memory_order_acquire)};
-    if (!go && r && Answer(dirs, *r, id_of, listener, req.id, tid, nr, args, &result)) {
+    bool sent = false;
+    if (!go && r && Answer(dirs, *r, id_of, listener, req.id, tid, nr, args, &result, &sent)) {
       if (nr >= 0 && nr < 512) passed[nr].fetch_add(1, std::memory_order_relaxed);
+      if (sent) return;  // an open, answered with the descriptor
       struct seccomp_notif_resp resp = {};
       resp.id = req.id;
       resp.val = result < 0 ? 0 : result;

@@ -71,10 +71,12 @@ bool PrefilterOutside(const PrefilterRules& rules, pid_t tid, long nr, const uin
 
 // Whether the prefilter answers call nr of thread tid itself, for seccomp notification `id` of
 // `listener`: a read of a file's attributes (stat, lstat, newfstatat, statx, access, faccessat,
-// faccessat2, readlink, readlinkat, getxattr, lgetxattr) at an absolute path inside a plain
-// bind whose walk the host makes as the view does, made by a thread with umview's credentials,
-// mount namespace and root. Makes the call on the host path and writes its results into the
-// thread's memory; *result is its return value or -errno. (listener < 0: no notification to
+// faccessat2, readlink, readlinkat, getxattr, lgetxattr; open and openat of an existing
+// regular file or directory, given by SECCOMP_IOCTL_NOTIF_ADDFD) at an absolute path inside a
+// plain bind whose walk the host makes as the view does, made by a thread with umview's
+// credentials, LSM label, mount namespace and root; getcwd below a bind's host path. Makes the
+// call on the host path and writes its results into the thread's memory; *result is its
+// return value or -errno. (listener < 0: no notification to
 // check, for tests on umview's own thread.)
 // Calls that may change what decides a thread's file access (ids, groups, capabilities, mount
 // namespace, root): the prefilter is told of each (SeccompFilter::WatchFor, and the tracer of

@@ -260,8 +260,9 @@ class Host {
   // lets run unseen a call whose relative path starts in a directory the view shows as the
   // host does (every view path it may stand for shows it, with no mount below) and that the
   // host resolves without leaving that directory (no ".." above it, no symlink out of it), and
-  // answers reads of attributes (stat family, access, readlink, getxattr) at absolute paths
-  // below `view` itself, on the host path, for threads with umview's ids, namespaces and root.
+  // answers reads of attributes (stat family, access, readlink, getxattr), opens of existing
+  // files and directories and getcwd at absolute paths below `view` itself, on the host path,
+  // for threads with umview's ids, label, namespaces and root.
   // Renames are left to the plugin. An empty list withdraws the declaration.
   virtual void SetPrefilterBinds(std::vector<PrefilterBind> binds) { (void)binds; }
 };

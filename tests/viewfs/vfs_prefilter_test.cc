@@ -70,6 +70,13 @@ class VfsPrefilter : public ::testing::Test {
     for (const std::string& s : Viewfs(options)) a.push_back(s);
     return a;
   }
+  // The prefilter answering nothing inside the bind itself (UMVIEW_PREFILTER_BINDS=off): every
+  // call there is escalated to a ptrace stop, for the tests of that path.
+  static RunOptions Escalating() {
+    RunOptions o;
+    o.extra_env = {"UMVIEW_PREFILTER_BINDS=off"};
+    return o;
+  }
   static std::vector<std::string> Stats(std::vector<std::string> a) {
     a.insert(a.begin(), "--stats");
     return a;
@@ -175,6 +182,29 @@ TEST_F(VfsPrefilter, AttributeReadsInTheBindAreAnsweredAsTheViewWould) {
   EXPECT_EQ(drop.out, "before=0 after=" + std::to_string(EACCES) + "\n") << drop.err;
 }
 
+// Opens of existing files and directories at absolute paths in the bind: opened by the
+// prefilter and handed over as the call's descriptor (inherited by children as any). A FIFO,
+// a creation, a symlink the view resolves itself: viewfs's.
+TEST_F(VfsPrefilter, OpensOfWhatExistsInTheBindAreAnsweredWithADescriptor) {
+  ASSERT_EQ(symlink((dst_ + "/x").c_str(), (src_ + "/abs").c_str()), 0);
+  ASSERT_EQ(mkfifo((src_ + "/fifo").c_str(), 0600), 0);
+  const std::string d = dst_;
+  const std::string script = "cat " + d + "/x; exec 4<" + d + "/x; sh -c 'cat <&4'; find " + d +
+                             "/sub -type f; exec 3<>" + d + "/fifo; echo through >&3; " +
+                             "read l <&3; echo $l; echo new >" + d + "/new; cat " + d + "/new " +
+                             d + "/abs; rm " + d + "/new";
+  RunResult escalated = ShIn(Stats(Pf()), script, Escalating());
+  ASSERT_EQ(escalated.exit_code, 0) << escalated.err;
+  RunResult r = ShIn(Stats(Pf()), script);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "X\nX\n" + d + "/sub/y\nthrough\nnew\nX\n");
+  EXPECT_EQ(r.out, escalated.out);
+  // Answered: x twice, the directory sub, new once it exists. Left to viewfs: the FIFO, the
+  // creation, the absolute symlink (and what the programs open in /proc).
+  EXPECT_EQ(StatsColumn(escalated.err, "openat", 1) - StatsColumn(r.err, "openat", 1), 4)
+      << escalated.err << r.err;
+}
+
 TEST_F(VfsPrefilter, ResultsOfEscalatedCallsAreTranslated) {
   // getcwd (a descriptor call) and readlink of /proc/self/cwd inside the bind: their exits are
   // reported after the escalation, and viewfs puts the view's path in them. (getcwd is
@@ -243,34 +273,44 @@ TEST_F(VfsPrefilter, DevMagicLinksStaySeenTheRestOfDevDoesNot) {
 
 TEST_F(VfsPrefilter, SignalsWithoutSaRestartDoNotTurnCallsIntoEintr) {
   Put(out_ + "/plain", "P\n");
-  RunResult r = RunUmview([&] {
-    auto a = Pf();
-    a.insert(a.end(), {"--", Tracee("vfs_prefilter_signals"), "300", dst_ + "/x", out_ + "/plain"});
-    return a;
-  }());
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.out, "eintr=0 errors=0 mismatch=0 rounds=1200 alarms=yes\n");
+  // The bind's file answered by the prefilter, and escalated.
+  for (const RunOptions& o : {RunOptions(), Escalating()}) {
+    RunResult r = RunUmview(
+        [&] {
+          auto a = Pf();
+          a.insert(a.end(),
+                   {"--", Tracee("vfs_prefilter_signals"), "300", dst_ + "/x", out_ + "/plain"});
+          return a;
+        }(),
+        o);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "eintr=0 errors=0 mismatch=0 rounds=1200 alarms=yes\n");
+  }
 }
 
 TEST_F(VfsPrefilter, ParallelProcessesGetTheirOwnAnswersWhicheverThreadServes) {
-  // Four shells at once, each opening a file inside the bind (escalated) and one outside (let
-  // through) 400 times with the shell's own redirections (no exec between calls): the serving
-  // threads overlap, and the wake-up mode switches under them (NotifyPrefilter::State::Adapt).
-  // Also with one thread, and with more unpinned threads than CPUs.
+  // Four shells at once, each opening a file inside the bind (escalated, or answered by the
+  // prefilter itself) and one outside (let through) 400 times with the shell's own
+  // redirections (no exec between calls): the serving threads overlap, and the wake-up mode
+  // switches under them (NotifyPrefilter::State::Adapt). Also with one thread, and with more
+  // unpinned threads than CPUs.
   const std::string loop =
       "i=0; bad=0; while [ $i -lt 400 ]; do read a < " + dst_ + "/x; read b < " + out_ +
       "/a/f; [ \"$a$b\" = XF ] || bad=$((bad+1)); i=$((i+1)); done; " + "echo $bad";
   const std::string script = "for n in 1 2 3 4; do (" + loop + ") > " + t_.path() +
                              "/r$n & done; wait; cat " + t_.path() + "/r1 " + t_.path() + "/r2 " +
                              t_.path() + "/r3 " + t_.path() + "/r4";
-  for (const char* threads : {"", "1", "3"}) {
-    RunOptions o;
-    if (*threads) o.extra_env = {std::string("UMVIEW_PREFILTER_THREADS=") + threads};
-    RunResult r = ShIn(Stats(Pf()), script, o);
-    ASSERT_EQ(r.exit_code, 0) << threads << ": " << r.err;
-    EXPECT_EQ(r.out, "0\n0\n0\n0\n") << threads;
-    EXPECT_GE(Prefiltered(r.err), 1600) << threads << ": " << r.err;
-    EXPECT_GE(StatsColumn(r.err, "openat", 1), 1600) << threads << ": " << r.err;
+  for (const bool answered : {false, true}) {
+    for (const char* threads : {"", "1", "3"}) {
+      RunOptions o = answered ? RunOptions() : Escalating();
+      if (*threads) o.extra_env.push_back(std::string("UMVIEW_PREFILTER_THREADS=") + threads);
+      RunResult r = ShIn(Stats(Pf()), script, o);
+      ASSERT_EQ(r.exit_code, 0) << threads << ": " << r.err;
+      EXPECT_EQ(r.out, "0\n0\n0\n0\n") << threads;
+      EXPECT_GE(Prefiltered(r.err), answered ? 3200 : 1600) << threads << ": " << r.err;
+      EXPECT_GE(StatsColumn(r.err, "openat", 1), answered ? 0 : 1600) << threads << ": " << r.err;
+      if (answered) EXPECT_LT(StatsColumn(r.err, "openat", 1), 100) << threads << ": " << r.err;
+    }
   }
 }
 
@@ -302,8 +342,10 @@ TEST_F(VfsPrefilter, ProgramsAndInterpretersOutsideTheMountsExecWithoutAStop) {
 TEST_F(VfsPrefilter, ScratchIsMappedOnlyInProgramsThatStop) {
   const std::string maps = "grep -c '^10000000-12000000 r--p' /proc/$$/maps; ";
   const std::string script = maps + "read x < " + dst_ + "/x; echo $x; " + maps;
-  RunResult r = ShIn(Pf(), script);
+  RunResult r = ShIn(Pf(), script, Escalating());
   EXPECT_EQ(r.out, "0\nX\n1\n") << r.err;
+  r = ShIn(Pf(), script);  // the open answered by the prefilter: no stop at all
+  EXPECT_EQ(r.out, "0\nX\n0\n") << r.err;
   r = ShIn(Plain(), script);
   EXPECT_EQ(r.out, "1\nX\n1\n") << r.err;
 }
@@ -312,11 +354,13 @@ TEST_F(VfsPrefilter, ScratchIsMappedOnlyInProgramsThatStop) {
 // of its calls stopped) keeps it, may unmap it, and its calls in the bind still work: the area
 // is mapped elsewhere.
 TEST_F(VfsPrefilter, ScratchMovesAsideForTheProgramsOwnMemory) {
-  RunResult r = RunUmview([&] {
-    auto a = Pf();
-    a.insert(a.end(), {"--", Tracee("vfs_low_hint"), dst_ + "/x"});
-    return a;
-  }());
+  RunResult r = RunUmview(
+      [&] {
+        auto a = Pf();
+        a.insert(a.end(), {"--", Tracee("vfs_low_hint"), dst_ + "/x"});
+        return a;
+      }(),
+      Escalating());
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "hint=at read=X munmap=0\n") << r.err;
 }
@@ -325,11 +369,13 @@ TEST_F(VfsPrefilter, ScratchMovesAsideForTheProgramsOwnMemory) {
 // calls again until it is there, and every call still reads the bind's file.
 TEST_F(VfsPrefilter, ThreadsStoppingTogetherShareOneScratchArea) {
   for (const auto& view : {Pf(), Plain()}) {
-    RunResult r = RunUmview([&] {
-      auto a = view;
-      a.insert(a.end(), {"--", Tracee("eng_open_threads"), dst_ + "/x", "X\n"});
-      return a;
-    }());
+    RunResult r = RunUmview(
+        [&] {
+          auto a = view;
+          a.insert(a.end(), {"--", Tracee("eng_open_threads"), dst_ + "/x", "X\n"});
+          return a;
+        }(),
+        Escalating());
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(r.out, "opens=1600 bad=0\n") << r.err;
   }
