@@ -879,11 +879,9 @@ bool Answer(ProcDirs& dirs, const PrefilterRules& rules, const Identity& id_of, 
   if (rules.binds.empty() || id_of.self.empty() || !AnswerSpecFor(nr, a, &spec)) return false;
   char path[PATH_MAX];
   long n = ReadPath(tid, a[spec.path], path);
-  // A trailing "/" asks for a directory and follows the last name: left to the plugins.
-  if (n <= 1 || path[0] != '/' || path[n - 1] == '/' || ScanPath(path) < 0 ||
-      !Normalize(rules, path)) {
-    return false;
-  }
+  // Only a path already in normal form: "x/." or "x/" after a file, ".." anywhere, are the
+  // view's to resolve (ENOTDIR, a mount's parent); a trailing "/" also asks for a directory.
+  if (n <= 1 || path[0] != '/' || path[n - 1] == '/' || ScanPath(path) != 0) return false;
   int base = -1;  // the bind's host path, kept open with the rules
   const PrefilterBind* bind = PlainBindAt(rules, path, &base);
   if (bind == nullptr) return false;

@@ -254,7 +254,7 @@ TEST_F(PrefilterDecision, AttributeReadsInsideAPlainBindAreAnsweredOnTheHostPath
     return PrefilterAnswer(rules_, -1, 0, getpid(), nr, args, result);
   };
   auto ptr = [](const void* p) { return reinterpret_cast<uint64_t>(p); };
-  const std::string f = inside_ + "/sub//f", abs = inside_ + "/abs", near = inside_ + "/near";
+  const std::string f = inside_ + "/sub/f", abs = inside_ + "/abs", near = inside_ + "/near";
   struct stat st = {}, host = {};
   int64_t r = 1;
   ASSERT_TRUE(answer(SYS_stat, {ptr(f.c_str()), ptr(&st)}, &r));
@@ -293,6 +293,7 @@ TEST_F(PrefilterDecision, AttributeReadsInsideAPlainBindAreAnsweredOnTheHostPath
   EXPECT_FALSE(answer(SYS_stat, {ptr(abs.c_str()), ptr(&st)}, &r));
   EXPECT_FALSE(answer(SYS_stat, {ptr((inside_ + "/sub/../sub/f").c_str()), ptr(&st)}, &r));
   EXPECT_FALSE(answer(SYS_stat, {ptr((inside_ + "/sub/").c_str()), ptr(&st)}, &r));
+  EXPECT_FALSE(answer(SYS_stat, {ptr((f + "/.").c_str()), ptr(&st)}, &r));  // ENOTDIR: viewfs's
   EXPECT_FALSE(answer(SYS_unlink, {ptr(f.c_str())}, &r));
   EXPECT_FALSE(answer(SYS_stat, {ptr((top_ + "/other").c_str()), ptr(&st)}, &r));  // no bind
   // A mount below the bind, or a bind whose host path is a symlink: the view's walk may differ.
