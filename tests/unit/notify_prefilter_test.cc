@@ -117,6 +117,44 @@ TEST_F(PrefilterDecision, DotDotIsLexicalOnlyOutsideTheMounts) {
   EXPECT_FALSE(Stat(AT_FDCWD, "../mnt/f"));
 }
 
+// The host's walk must stay outside too: a symlink outside that leads into a mount, directly,
+// through a chain or by ".." after it, makes the call the plugins'; one that stays outside
+// does not. Names not followed are not looked at.
+TEST_F(PrefilterDecision, SymlinksOnTheWayAreFollowedOnTheHost) {
+  const std::string o = top_ + "/other";
+  ASSERT_EQ(symlink(inside_.c_str(), (o + "/in").c_str()), 0);
+  ASSERT_EQ(symlink("in", (o + "/chain").c_str()), 0);
+  ASSERT_EQ(symlink((top_ + "/mnt/x").c_str(), (o + "/deep").c_str()), 0);
+  ASSERT_EQ(symlink("/etc", (o + "/etc").c_str()), 0);
+  ASSERT_EQ(symlink("..", (o + "/up").c_str()), 0);
+  EXPECT_FALSE(Stat(AT_FDCWD, (o + "/in").c_str()));
+  EXPECT_FALSE(Stat(AT_FDCWD, (o + "/chain/f").c_str()));
+  EXPECT_FALSE(Stat(AT_FDCWD, (o + "/deep/../y").c_str()));  // walks through the mount
+  EXPECT_FALSE(Stat(AT_FDCWD, (o + "/up/mnt/f").c_str()));
+  EXPECT_TRUE(Stat(AT_FDCWD, (o + "/etc/passwd").c_str()));
+  EXPECT_TRUE(Stat(AT_FDCWD, (o + "/up/other/etc/passwd").c_str()));
+  EXPECT_TRUE(Stat(AT_FDCWD, (o + "/missing/in").c_str()));  // the walk ends before
+  ASSERT_EQ(chdir(o.c_str()), 0);
+  EXPECT_FALSE(Stat(AT_FDCWD, "chain"));
+  EXPECT_TRUE(Stat(AT_FDCWD, "etc/passwd"));
+  // lstat: the last name is not followed.
+  uint64_t args[6] = {static_cast<uint64_t>(static_cast<int64_t>(AT_FDCWD)),
+                      reinterpret_cast<uint64_t>("chain"),
+                      0,
+                      AT_SYMLINK_NOFOLLOW,
+                      0,
+                      0};
+  EXPECT_TRUE(PrefilterOutside(rules_, getpid(), SYS_newfstatat, args));
+  const std::string deep = o + "/chain";
+  args[1] = reinterpret_cast<uint64_t>(deep.c_str());
+  EXPECT_TRUE(PrefilterOutside(rules_, getpid(), SYS_newfstatat, args));
+  const std::string through = o + "/chain/f";
+  args[1] = reinterpret_cast<uint64_t>(through.c_str());
+  EXPECT_FALSE(PrefilterOutside(rules_, getpid(), SYS_newfstatat, args));
+  // execve of a program through a link into a mount.
+  EXPECT_FALSE(Exec(o + "/chain/prog"));
+}
+
 TEST_F(PrefilterDecision, RelativePathsJoinTheCwdOrDirectoryDescriptor) {
   ASSERT_EQ(chdir(top_.c_str()), 0);
   EXPECT_FALSE(Stat(AT_FDCWD, "mnt/file"));

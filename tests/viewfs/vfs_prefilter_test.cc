@@ -2,7 +2,8 @@
 // notification prefilter (core/notify_prefilter.h) and run without a ptrace stop, while
 // everything that concerns a mount still reaches viewfs — through relative paths, "..", a cwd
 // or directory descriptor inside the bind, mounts added at run time — with the documented limit
-// the kernel prefilter has too (a host symlink outside the mounts that points into one).
+// of the kernel prefilter's (a host symlink outside the mounts that points into one) gone: the
+// host's walk is checked here.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -223,13 +224,24 @@ TEST_F(VfsPrefilter, ResultsOfEscalatedCallsAreTranslated) {
   }
 }
 
-TEST_F(VfsPrefilter, HostSymlinkIntoTheBindIsTheDocumentedLimit) {
-  // Without the prefilter viewfs follows the symlink in the view; with it the kernel follows it
-  // on the host (as with kmview's prefilter): the price of prefilter=on.
-  RunResult plain = ShIn(Plain(), "cat " + out_ + "/link");
-  EXPECT_EQ(plain.out, "X\n") << plain.err;
-  RunResult pf = ShIn(Pf(), "cat " + out_ + "/link");
-  EXPECT_EQ(pf.out, "host-side\n") << pf.err;
+TEST_F(VfsPrefilter, HostSymlinkIntoTheBindIsFollowedInTheView) {
+  // A host symlink outside the mounts that leads into one: the view follows it into the bind,
+  // with the prefilter as without (the kernel would follow it to the host's file).
+  ASSERT_EQ(symlink("../view", (out_ + "/up").c_str()), 0);     // out/up/data/x: the bind
+  ASSERT_EQ(symlink("a/f", (out_ + "/near").c_str()), 0);       // relative, outside
+  ASSERT_EQ(symlink(out_.c_str(), (t_ / "alias").c_str()), 0);  // absolute, outside
+  const std::string cmd = "cat " + out_ + "/link " + out_ + "/up/data/x; cd " + out_ +
+                          " && cat link up/data/x; stat -L -c %s up/data/sub/y link";
+  RunResult plain = ShIn(Plain(), cmd);
+  EXPECT_EQ(plain.out, "X\nX\nX\nX\n2\n2\n") << plain.err;  // sub/y's size, x's
+  RunResult pf = ShIn(Pf(), cmd);
+  EXPECT_EQ(pf.out, plain.out) << pf.err;
+  // Symlinks that stay outside are still decided without a stop.
+  RunResult out = ShIn(Stats(Pf()), "cat " + out_ + "/near " + t_.path() + "/alias/b/g; cd " +
+                                        t_.path() + "/alias && cat near b/g");
+  EXPECT_EQ(out.out, "F\nG\nF\nG\n") << out.err;
+  EXPECT_EQ(StatsColumn(out.err, "openat", 1), 0) << out.err;
+  EXPECT_GE(StatsColumn(out.err, "openat", 5), 4) << out.err;
 }
 
 TEST_F(VfsPrefilter, MountsChangedAtRunTimeAreInForceForTheNextCall) {
