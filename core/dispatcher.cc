@@ -124,6 +124,9 @@ class HostImpl final : public Host {
     d_.slots_[slot_]->prefilter_exec = on;
     ++d_.prefix_gen_;
   }
+  bool PrefilterFollowsSymlinks() override {
+    return d_.engine_ != nullptr && d_.engine_->prefilter_follows_symlinks();
+  }
   void SetPrefilterBinds(std::vector<PrefilterBind> binds) override {
     for (auto& b : binds) {
       b.view = NormalizePath(b.view);

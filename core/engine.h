@@ -179,6 +179,9 @@ class Engine {
   // Capability: entries may be answered kDefer. Engines without it never see kDefer (the
   // dispatcher asks first), so they need not implement the two calls below.
   virtual bool supports_deferral() const { return false; }
+  // Whether a path call the engine's path prefilter lets run unseen is also one whose host walk
+  // meets no symlink into a prefix (the ptrace engine checks it; kmview's module does not).
+  virtual bool prefilter_follows_symlinks() const { return false; }
   // Finishes the entry thread `tid` was left stopped at by kDefer: `finish` gets the stop as at
   // that entry (registers re-read, memory usable) and returns the decision (not kDefer), which
   // the engine applies as at any entry. Callable from EngineClient hooks (for another thread than

@@ -344,6 +344,7 @@ int Main(int argc, char** argv) {
   // code lives in the shared objects.
   std::vector<std::unique_ptr<LoadedPlugin>> plugins;
   Dispatcher dispatcher;
+  dispatcher.set_engine(engine.get());  // plugins may ask about it from Init on
   std::string names;
   for (const PluginSpec& ps : view.plugins) {
     auto lp = LoadPlugin(ps.spec, &error);
@@ -388,7 +389,6 @@ int Main(int argc, char** argv) {
 
   ViewControl control(view, dispatcher, *engine, plugins);
   dispatcher.set_control_info(&control);
-  dispatcher.set_engine(engine.get());
   EngineConfig config = dispatcher.MakeEngineConfig();
   config.count_stops = cl.stats;
   config.kill_on_root_exit = cl.kill_on_exit;

@@ -174,6 +174,7 @@ struct Task {
 class PtraceEngine final : public Engine {
  public:
   const char* name() const override { return "ptrace"; }
+  bool prefilter_follows_symlinks() const override { return true; }
   bool Start(const std::vector<std::string>& argv, const std::vector<std::string>& env,
              const EngineConfig& config, std::string* error) override;
   int Run(EngineClient& client) override;

@@ -265,6 +265,11 @@ class Host {
   // for threads with umview's ids, label, namespaces and root.
   // Renames are left to the plugin. An empty list withdraws the declaration.
   virtual void SetPrefilterBinds(std::vector<PrefilterBind> binds) { (void)binds; }
+  // Whether the engine's path prefilter also follows symlinks: a path call it lets run unseen
+  // is one whose walk on the host meets no symlink leading into a declared prefix (the ptrace
+  // engine's prefilter checks that; kmview's in-kernel one compares paths lexically only). Known
+  // from Init on.
+  virtual bool PrefilterFollowsSymlinks() { return false; }
 };
 
 class Plugin {

@@ -118,8 +118,11 @@ class ViewFs final : public Plugin {
   ~ViewFs() override { RemoveTmpDirs(); }
 
   bool Init(Host& host, const Options& options, std::string* error) override {
+    // On by default where the engine's prefilter follows symlinks as the view does (ptrace),
+    // off where it would not (kmview); UMVIEW_VIEWFS_PREFILTER=on|off, then the option, decide
+    // otherwise.
     const char* pf = getenv("UMVIEW_VIEWFS_PREFILTER");
-    prefilter_ = pf != nullptr && std::string_view(pf) == "on";
+    prefilter_ = pf != nullptr ? std::string_view(pf) == "on" : host.PrefilterFollowsSymlinks();
     for (const Option& o : options) {
       if (!AddOption(o, error)) {
         RemoveTmpDirs();
@@ -375,9 +378,10 @@ class ViewFs final : public Plugin {
   // paths (so a cwd or dirfd inside a mount, which the kernel knows by its host path, still
   // counts), /proc and /dev's symbolic links (magic links: DevLinks) run natively,
   // unseen. Not in a protective view (hide, ro, cow, merge, except, root=: they confine paths
-  // anywhere) nor once the view made a mount call (FUSE mounts are not in the table). The
-  // price, and why it is not the default: a host symlink outside those prefixes that points
-  // inside a mount is followed by the kernel to the host's file, not to the view's.
+  // anywhere) nor once the view made a mount call (FUSE mounts are not in the table). With
+  // kmview the price, and why it is not the default there: a host symlink outside those
+  // prefixes that points inside a mount is followed by the kernel to the host's file, not to
+  // the view's (the ptrace engine's prefilter checks the host's walk: Host::PrefilterFollows...).
   void UpdatePrefilter() {
     if (host_ == nullptr) return;
     if (!prefilter_ || protective_ || mount_seen_) {
@@ -1797,7 +1801,7 @@ class ViewFs final : public Plugin {
   DirFdCache dirs_;           // host paths of directory descriptors (CachedDirHost)
   std::set<pid_t> renaming_;  // threads with a rename between entry and exit
   Host* host_ = nullptr;
-  bool prefilter_ = false;   // prefilter=on (or UMVIEW_VIEWFS_PREFILTER=on): see UpdatePrefilter
+  bool prefilter_ = false;   // prefilter=on (default with ptrace): see Init, UpdatePrefilter
   bool mount_seen_ = false;  // a mount call was made in the view: no prefilter any more
   bool protective_ = false;  // some mount protects something: pin directories (PinChecked)
   // Some mount is ro or a union: a write through a descriptor (fchmod, futimens...) may have

@@ -101,6 +101,37 @@ TEST_F(VfsPrefilter, OutsideCallsRunWithoutAStopAndTheBindStillShows) {
   EXPECT_EQ(Prefiltered(without.err), 0) << without.err;
 }
 
+// On the ptrace engine the prefilter is viewfs's default (its decisions follow symlinks as the
+// view does); UMVIEW_VIEWFS_PREFILTER=off, or the option, turns it off.
+TEST_F(VfsPrefilter, OnByDefaultWithThePtraceEngine) {
+  auto run = [&](const std::string& env, const std::string& option) {
+    std::vector<std::string> argv = {"env", "-u", "UMVIEW_VIEWFS_PREFILTER"};
+    if (!env.empty()) argv.push_back(env);
+    argv.insert(argv.end(), {UmviewBin(), "--stats", "-e", "ptrace"});
+    std::vector<std::string> opts = {"bind=" + src_ + ":" + dst_};
+    if (!option.empty()) opts.push_back(option);
+    for (const std::string& a : Viewfs(opts)) argv.push_back(a);
+    argv.insert(argv.end(),
+                {"--", "sh", "-c",
+                 "cat " + dst_ + "/x " + out_ + "/link; find " + out_ + " -type f | wc -l"});
+    return umview::test::Run(argv);
+  };
+  RunResult def = run("", "");
+  ASSERT_EQ(def.exit_code, 0) << def.err;
+  EXPECT_EQ(def.out, "X\nX\n2\n");
+  EXPECT_GT(Prefiltered(def.err), 0) << def.err;
+  EXPECT_EQ(StatsColumn(def.err, "getdents64", 1), 0) << def.err;
+  for (const auto& [env, option] :
+       {std::pair<std::string, std::string>{"UMVIEW_VIEWFS_PREFILTER=off", ""},
+        {"", "prefilter=off"}}) {
+    RunResult off = run(env, option);
+    ASSERT_EQ(off.exit_code, 0) << off.err;
+    EXPECT_EQ(off.out, def.out);
+    EXPECT_EQ(Prefiltered(off.err), 0) << env << option << off.err;
+    EXPECT_GT(StatsColumn(off.err, "getdents64", 1), 0) << off.err;
+  }
+}
+
 TEST_F(VfsPrefilter, CwdDescriptorsAndDotDotInsideTheBindReachViewfs) {
   RunResult r = RunUmview([&] {
     auto a = Pf();
