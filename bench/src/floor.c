@@ -12,6 +12,10 @@
 //   notif-sync-pass / notif-sync-skip
 //                 the same with SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (Linux 6.6+): the kernel wakes
 //                 the waiting side on the current CPU
+//   sigsys-pass   seccomp RET_TRAP: the thread itself takes a SIGSYS, and its handler makes the
+//                 call again from a trampoline the filter lets through by instruction pointer
+//                 (an engine living in the tracee's own address space: no other task runs)
+//   sigsys-skip   the same, the handler sets the value instead
 // PLACEMENT: float (the scheduler places tracer and tracee) or cpu0 (both pinned to CPU 0).
 // A mechanism the kernel lacks prints "unsupported" and exits 3.
 #define _GNU_SOURCE
@@ -32,6 +36,7 @@
 #include <sys/user.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
@@ -132,6 +137,84 @@ static double read_result(int fd) {
     exit(1);
   }
   return per_call;
+}
+
+// sigsys-*: the only instructions whose system calls the filter lets through unseen. Called as
+// floor_trampoline(nr, a0, a1, a2, a3, a4, a5), System V order; the kernel's order is
+// rax, rdi, rsi, rdx, r10, r8, r9.
+long floor_trampoline(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+extern const char floor_trampoline_end[];
+__asm__(
+    ".text\n"
+    ".globl floor_trampoline\n"
+    ".globl floor_trampoline_end\n"
+    "floor_trampoline:\n"
+    "  mov %rdi, %rax\n"
+    "  mov %rsi, %rdi\n"
+    "  mov %rdx, %rsi\n"
+    "  mov %rcx, %rdx\n"
+    "  mov %r8, %r10\n"
+    "  mov %r9, %r8\n"
+    "  mov 8(%rsp), %r9\n"
+    "  syscall\n"
+    "floor_trampoline_end:\n"
+    "  ret\n");
+
+static int sigsys_skip;
+
+static void on_sigsys(int sig, siginfo_t* si, void* context) {
+  (void)sig;
+  greg_t* r = ((ucontext_t*)context)->uc_mcontext.gregs;
+  r[REG_RAX] = sigsys_skip ? kSkipValue
+                           : floor_trampoline(si->si_syscall, r[REG_RDI], r[REG_RSI], r[REG_RDX],
+                                              r[REG_R10], r[REG_R8], r[REG_R9]);
+}
+
+static double run_sigsys(long n, int skip) {
+  int p[2];
+  if (pipe(p) != 0) die("pipe");
+  pid_t child = fork();
+  if (child < 0) die("fork");
+  if (child == 0) {
+    sigsys_skip = skip;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_sigsys;
+    sa.sa_flags = SA_SIGINFO;
+    if (sigaction(SIGSYS, &sa, NULL) != 0) die("sigaction");
+    // The instruction pointer the kernel reports is the one after `syscall`.
+    const unsigned long at = (unsigned long)floor_trampoline_end;
+    struct sock_filter insns[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, instruction_pointer)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)at, 0, 3),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                 offsetof(struct seccomp_data, instruction_pointer) + sizeof(unsigned)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)(at >> 32), 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {sizeof insns / sizeof insns[0], insns};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die("PR_SET_NO_NEW_PRIVS");
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) die("seccomp");
+    // The handler's answer must be the call's: checked once before timing.
+    const long want = skip ? kSkipValue : (long)getppid();
+    if (syscall(SYS_getppid) != want) {
+      fprintf(stderr, "floor: sigsys answered the wrong value\n");
+      _exit(1);
+    }
+    timed_loop(n, p[1]);
+    _exit(0);
+  }
+  int status;
+  if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    fprintf(stderr, "floor: the sigsys loop failed\n");
+    exit(1);
+  }
+  close(p[1]);
+  return read_result(p[0]);
 }
 
 static double run_native(long n) {
@@ -253,6 +336,10 @@ int main(int argc, char** argv) {
     per_call = run_notif(n, 0, 1);
   else if (strcmp(mech, "notif-sync-skip") == 0)
     per_call = run_notif(n, 1, 1);
+  else if (strcmp(mech, "sigsys-pass") == 0)
+    per_call = run_sigsys(n, 0);
+  else if (strcmp(mech, "sigsys-skip") == 0)
+    per_call = run_sigsys(n, 1);
   else {
     fprintf(stderr, "floor: unknown mechanism '%s'\n", mech);
     return 2;

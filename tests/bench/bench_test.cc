@@ -260,7 +260,8 @@ TEST(BenchSuite, MechanismFloor) {
                                   opts);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::string md = ReadFile(out + "/results.md");
-  for (const char* mech : {"native", "ptrace-pass", "ptrace-skip", "notif-pass", "notif-skip"}) {
+  for (const char* mech :
+       {"native", "ptrace-pass", "ptrace-skip", "notif-pass", "notif-skip", "sigsys-pass"}) {
     std::string key = std::string("(`") + mech + "`) | ";
     size_t at = md.find(key);
     ASSERT_NE(at, std::string::npos) << mech << " missing:\n" << md;
