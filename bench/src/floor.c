@@ -69,14 +69,33 @@ static void timed_loop(long n, int out_fd) {
   if (write(out_fd, &per_call, sizeof per_call) != sizeof per_call) die("write result");
 }
 
-static void install_filter(unsigned action, unsigned flags, int* listener) {
-  struct sock_filter insns[] = {
+// getppid gets `action`, everything else runs; with allow_ip, so does every call whose
+// `syscall` instruction ends at allow_ip (sigsys's trampoline).
+static void install_filter(unsigned action, unsigned flags, int* listener,
+                           unsigned long allow_ip) {
+  const struct sock_filter by_ip[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, instruction_pointer)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)allow_ip, 0, 3),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+               offsetof(struct seccomp_data, instruction_pointer) + sizeof(unsigned)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)(allow_ip >> 32), 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  const struct sock_filter by_nr[] = {
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 1),
       BPF_STMT(BPF_RET | BPF_K, action),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
   };
-  struct sock_fprog prog = {sizeof insns / sizeof insns[0], insns};
+  struct sock_filter insns[sizeof by_ip / sizeof by_ip[0] + sizeof by_nr / sizeof by_nr[0]];
+  size_t count = 0;
+  if (allow_ip != 0) {
+    memcpy(insns, by_ip, sizeof by_ip);
+    count = sizeof by_ip / sizeof by_ip[0];
+  }
+  memcpy(insns + count, by_nr, sizeof by_nr);
+  count += sizeof by_nr / sizeof by_nr[0];
+  struct sock_fprog prog = {(unsigned short)count, insns};
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die("PR_SET_NO_NEW_PRIVS");
   long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
   if (fd < 0) die("seccomp");
@@ -183,22 +202,7 @@ static double run_sigsys(long n, int skip) {
     sa.sa_flags = SA_SIGINFO;
     if (sigaction(SIGSYS, &sa, NULL) != 0) die("sigaction");
     // The instruction pointer the kernel reports is the one after `syscall`.
-    const unsigned long at = (unsigned long)floor_trampoline_end;
-    struct sock_filter insns[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, instruction_pointer)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)at, 0, 3),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-                 offsetof(struct seccomp_data, instruction_pointer) + sizeof(unsigned)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)(at >> 32), 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    struct sock_fprog prog = {sizeof insns / sizeof insns[0], insns};
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die("PR_SET_NO_NEW_PRIVS");
-    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) die("seccomp");
+    install_filter(SECCOMP_RET_TRAP, 0, NULL, (unsigned long)floor_trampoline_end);
     // The handler's answer must be the call's: checked once before timing.
     const long want = skip ? kSkipValue : (long)getppid();
     if (syscall(SYS_getppid) != want) {
@@ -232,7 +236,7 @@ static double run_ptrace(long n, int skip) {
   if (child == 0) {
     if (ptrace(PTRACE_TRACEME, 0, 0, 0) != 0) die("PTRACE_TRACEME");
     raise(SIGSTOP);
-    install_filter(SECCOMP_RET_TRACE, 0, NULL);
+    install_filter(SECCOMP_RET_TRACE, 0, NULL, 0);
     timed_loop(n, p[1]);
     _exit(0);
   }
@@ -269,7 +273,7 @@ static double run_notif(long n, int skip, int sync_wake) {
   if (child < 0) die("fork");
   if (child == 0) {
     int listener;
-    install_filter(SECCOMP_RET_USER_NOTIF, SECCOMP_FILTER_FLAG_NEW_LISTENER, &listener);
+    install_filter(SECCOMP_RET_USER_NOTIF, SECCOMP_FILTER_FLAG_NEW_LISTENER, &listener, 0);
     send_fd(sv[0], listener);
     close(listener);
     char go;
