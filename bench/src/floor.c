@@ -201,10 +201,10 @@ static double run_sigsys(long n, int skip) {
     sa.sa_sigaction = on_sigsys;
     sa.sa_flags = SA_SIGINFO;
     if (sigaction(SIGSYS, &sa, NULL) != 0) die("sigaction");
-    // The instruction pointer the kernel reports is the one after `syscall`.
-    install_filter(SECCOMP_RET_TRAP, 0, NULL, (unsigned long)floor_trampoline_end);
     // The handler's answer must be the call's: checked once before timing.
     const long want = skip ? kSkipValue : (long)getppid();
+    // The instruction pointer the kernel reports is the one after `syscall`.
+    install_filter(SECCOMP_RET_TRAP, 0, NULL, (unsigned long)floor_trampoline_end);
     if (syscall(SYS_getppid) != want) {
       fprintf(stderr, "floor: sigsys answered the wrong value\n");
       _exit(1);
