@@ -131,6 +131,9 @@ struct EngineConfig {
   // there nothing can claim a call, and the stop cost ~45 us of each program started.
   bool observe_exec = true;
   bool count_stops = false;  // keep per-syscall stop counters (--stats)
+  // No plugin is loaded and none can be (a view with no plugin has no control channel): the
+  // engine may run the command without tracing it at all (see PtraceEngine::StartUntraced).
+  bool nothing_to_serve = false;
   // When the root command exits, SIGKILL the view's remaining processes (--kill-on-exit)
   // instead of serving them until the last one is gone.
   bool kill_on_root_exit = false;

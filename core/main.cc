@@ -391,6 +391,9 @@ int Main(int argc, char** argv) {
   dispatcher.set_control_info(&control);
   EngineConfig config = dispatcher.MakeEngineConfig();
   config.count_stops = cl.stats;
+  // UMVIEW_TRACE_IDLE=1 traces a view with no plugin anyway (to compare the two).
+  const char* trace_idle = getenv("UMVIEW_TRACE_IDLE");
+  config.nothing_to_serve = plugins.empty() && !(trace_idle && strcmp(trace_idle, "1") == 0);
   config.kill_on_root_exit = cl.kill_on_exit;
   config.spin_max_us = cl.spin_us;
   config.initial_cwd = !cl.cwd.empty()     ? cl.cwd

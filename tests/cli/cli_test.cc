@@ -426,17 +426,29 @@ TEST(CliEnvironment, RestOfEnvironmentPassesThrough) {
   EXPECT_EQ(r.out, "a b=c\n");
 }
 
-// BUG (ptrace engine): umview cannot run inside umview. The outer engine traces every new task
-// (PTRACE_O_TRACEFORK/CLONE), so the inner umview's child is already traced by the outer umview
-// when the inner one seizes it: the inner one says "ptrace(PTRACE_SEIZE, pid=N): Operation not
-// permitted" and exits 2. Same root cause as strace/gdb failing under umview (tracees get no
-// ptrace of their own): the engine would have to virtualize ptrace for its tracees.
-TEST(CliEnvironment, DISABLED_UmviewInsideUmview) {
+// BUG (ptrace engine): umview cannot run inside a traced umview (a view with a plugin). The
+// outer engine traces every new task (PTRACE_O_TRACEFORK/CLONE), so the inner umview's child is
+// already traced by the outer umview when the inner one seizes it: the inner one says
+// "ptrace(PTRACE_SEIZE, pid=N): Operation not permitted" and exits 2. Same root cause as
+// strace/gdb failing under umview (tracees get no ptrace of their own): the engine would have
+// to virtualize ptrace for its tracees.
+TEST(CliEnvironment, DISABLED_UmviewInsideATracedUmview) {
   RunResult r =
-      RunUmview({"--", UmviewBin(), "--", "sh", "-c",
+      RunUmview({"-p", "umtrace,output=/dev/null", "--", UmviewBin(), "--", "sh", "-c",
                  "echo \"$UMVIEW\"; [ \"$UMVIEW_PID\" = \"$PPID\" ] && echo pid-ok; exit 9"});
   EXPECT_EQ(r.exit_code, 9) << r.err;
   EXPECT_EQ(r.out, "1\npid-ok\n");
+  EXPECT_EQ(r.err, "");
+}
+
+// An outer view with no plugin runs untraced: an inner umview (here with a plugin, so it
+// traces) works in it, and sees its own environment.
+TEST(CliEnvironment, UmviewInsideAViewWithNoPlugin) {
+  RunResult r = RunUmview({"--", UmviewBin(), "-p", "umtrace,output=/dev/null", "--", "sh", "-c",
+                           "echo \"$UMVIEW_PLUGINS\"; [ \"$UMVIEW_PID\" = \"$PPID\" ] && "
+                           "echo pid-ok; exit 9"});
+  EXPECT_EQ(r.exit_code, 9) << r.err;
+  EXPECT_EQ(r.out, "umtrace\npid-ok\n");
   EXPECT_EQ(r.err, "");
 }
 

@@ -145,20 +145,31 @@ TEST(UmviewKilled, MidCowWorkloadLeavesNoTraceeAndAConsistentUpperLayer) {
   }
 }
 
-TEST(TraceeLifecycle, DaemonOutlivingTheCommandIsWaitedForByDefault) {
+// A command that exits 3 and leaves a daemon working: umview returns only after the daemon,
+// still in the view, finished its work (which ends 0.3 s after it is told to stop).
+void ExpectDaemonWaitedFor(const std::vector<std::string>& umview_args) {
   TempDir t;
   // setsid + double fork: the daemon is nobody's child in the view once its parent exits.
   std::string script = "(setsid sh -c 'while [ ! -e " + t / "stop" +
-                       " ]; do sleep 0.05; done; echo " + "done > " + t / "done" + "' &) ; exit 3";
+                       " ]; do sleep 0.05; done; sleep 0.3; echo " + "done > " + t / "done" +
+                       "' </dev/null >/dev/null 2>&1 &) ; exit 3";  // EOF is no sign then
   std::thread stopper([&] {
     for (int i = 0; i < 1000 && !Exists(t / "started"); ++i) usleep(10000);
     Put(t / "stop", "");
   });
-  RunResult r = ShIn(Viewfs({"hide=" + t / "nothing"}), "touch " + t / "started" + "; " + script);
+  RunResult r = ShIn(umview_args, "touch " + t / "started" + "; " + script);
   stopper.join();
   EXPECT_EQ(r.exit_code, 3) << r.err;
-  // umview returned only after the daemon, still in the view, finished its work.
   EXPECT_EQ(ReadFile(t / "done"), "done\n");
+}
+
+TEST(TraceeLifecycle, DaemonOutlivingTheCommandIsWaitedForByDefault) {
+  ExpectDaemonWaitedFor(Viewfs({"hide=/nonexistent-hidden"}));
+}
+
+// The same in a view with no plugin, which runs untraced: umview is the view's subreaper.
+TEST(TraceeLifecycle, DaemonOutlivingTheCommandIsWaitedForInAnUntracedView) {
+  ExpectDaemonWaitedFor({});
 }
 
 // umview with --kill-on-exit ran a command that exits 3 and left a daemon, whose pid is in
