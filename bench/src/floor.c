@@ -16,6 +16,9 @@
 //                 call again from a trampoline the filter lets through by instruction pointer
 //                 (an engine living in the tracee's own address space: no other task runs)
 //   sigsys-skip   the same, the handler sets the value instead
+//   sigsys-traced-pass
+//                 sigsys-pass in a process that a tracer (ptrace, as umview's engine) also
+//                 traces: every SIGSYS is then a signal-delivery stop the tracer must resume
 // PLACEMENT: float (the scheduler places tracer and tracee) or cpu0 (both pinned to CPU 0).
 // A mechanism the kernel lacks prints "unsupported" and exits 3.
 #define _GNU_SOURCE
@@ -189,12 +192,16 @@ static void on_sigsys(int sig, siginfo_t* si, void* context) {
                                               r[REG_R10], r[REG_R8], r[REG_R9]);
 }
 
-static double run_sigsys(long n, int skip) {
+static double run_sigsys(long n, int skip, int traced) {
   int p[2];
   if (pipe(p) != 0) die("pipe");
   pid_t child = fork();
   if (child < 0) die("fork");
   if (child == 0) {
+    if (traced) {
+      if (ptrace(PTRACE_TRACEME, 0, 0, 0) != 0) die("PTRACE_TRACEME");
+      raise(SIGSTOP);
+    }
     sigsys_skip = skip;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -213,7 +220,22 @@ static double run_sigsys(long n, int skip) {
     _exit(0);
   }
   int status;
-  if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+  if (traced) {
+    // The tracer of a process that only takes signals: each one stops the tracee, and is
+    // delivered as it came.
+    if (waitpid(child, &status, 0) != child || !WIFSTOPPED(status)) die("wait for SIGSTOP");
+    if (ptrace(PTRACE_SETOPTIONS, child, 0, PTRACE_O_EXITKILL) != 0) die("PTRACE_SETOPTIONS");
+    int sig = 0;
+    for (;;) {
+      if (ptrace(PTRACE_CONT, child, 0, sig) != 0) die("PTRACE_CONT");
+      if (waitpid(child, &status, 0) != child) die("waitpid");
+      if (WIFEXITED(status) || WIFSIGNALED(status)) break;
+      sig = WIFSTOPPED(status) ? WSTOPSIG(status) : 0;
+    }
+  } else if (waitpid(child, &status, 0) != child) {
+    die("waitpid");
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     fprintf(stderr, "floor: the sigsys loop failed\n");
     exit(1);
   }
@@ -341,9 +363,11 @@ int main(int argc, char** argv) {
   else if (strcmp(mech, "notif-sync-skip") == 0)
     per_call = run_notif(n, 1, 1);
   else if (strcmp(mech, "sigsys-pass") == 0)
-    per_call = run_sigsys(n, 0);
+    per_call = run_sigsys(n, 0, 0);
   else if (strcmp(mech, "sigsys-skip") == 0)
-    per_call = run_sigsys(n, 1);
+    per_call = run_sigsys(n, 1, 0);
+  else if (strcmp(mech, "sigsys-traced-pass") == 0)
+    per_call = run_sigsys(n, 0, 1);
   else {
     fprintf(stderr, "floor: unknown mechanism '%s'\n", mech);
     return 2;
