@@ -105,11 +105,16 @@ struct Task {
 
 class KmviewEngine final : public Engine {
  public:
-  explicit KmviewEngine(int dev) : dev_(dev) {}
+  explicit KmviewEngine(int dev) : dev_(dev) {
+    kmview_info info{};
+    if (ioctl(dev_, KMVIEW_IOC_INFO, &info) == 0) abi_ = info.abi_version;
+  }
   ~KmviewEngine() override {
     if (dev_ >= 0) close(dev_);
   }
   const char* name() const override { return "kmview"; }
+  // ABI 3: the module's path prefilter walks the path and leaves any symlink on it to us.
+  bool prefilter_follows_symlinks() const override { return abi_ >= 3; }
   bool Start(const std::vector<std::string>& argv, const std::vector<std::string>& env,
              const EngineConfig& config, std::string* error) override;
   int Run(EngineClient& client) override;
@@ -132,6 +137,7 @@ class KmviewEngine final : public Engine {
   void SyncFdPrefilter(bool have_prefixes);
 
   int dev_ = -1;
+  uint32_t abi_ = 0;  // the module's KMVIEW_ABI_VERSION
   EngineClient* client_ = nullptr;
   EngineConfig config_;
   pid_t root_ = -1;
@@ -555,7 +561,9 @@ int OpenKmview(std::string* why) {
     close(fd);
     return -1;
   }
-  // ABI 2 only added to 1 (descriptor prefilter, marked bitmap): the engine does without them.
+  // ABI 2 only added to 1 (descriptor prefilter, marked bitmap) and 3 changed only what the
+  // path prefilter lets through: the engine does without them (and with ABI < 3 viewfs leaves
+  // its prefilter off unless asked, prefilter_follows_symlinks).
   if (info.abi_version < 1 || info.abi_version > KMVIEW_ABI_VERSION) {
     *why = "/dev/kmview speaks ABI " + std::to_string(info.abi_version) + ", this umview " +
            std::to_string(KMVIEW_ABI_VERSION);

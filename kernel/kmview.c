@@ -568,10 +568,33 @@ fault:
 }
 
 /*
- * True if the path in (dirfd, path) may lie under one of tr's prefixes. Lexical: absolute paths
- * are compared as given; relative ones are appended to the kernel's path of the cwd or dirfd
- * unless they hold "..". Whatever cannot be decided cheaply (unreadable path, AT_EMPTY_PATH,
- * "..", a dirfd that is not open) counts as inside.
+ * Does the walk of the call's own path (dirfd and string as the call passes them, with the
+ * caller's root, cwd and credentials) meet a symlink? A path lexically outside every prefix can
+ * still lead into one through a symlink on the host (out/link -> /view/data): the view must
+ * resolve that link, so such a path is the tracer's. The last name counts as followed whatever
+ * the call does (lstat of a symlink goes to the tracer too), and magic links (/proc/self/fd/N)
+ * count as symlinks. Any other failure (no such file, not a directory, permission) is the call's
+ * own: it meets no symlink before it, and the call fails there the same way. May sleep.
+ */
+static bool kmv_walk_meets_symlink(const struct pt_regs *regs, int dirfd_arg, int path_arg)
+{
+	int dfd = dirfd_arg >= 0 ? (int)kmv_arg(regs, dirfd_arg) : AT_FDCWD;
+	const char __user *up = (const char __user *)kmv_arg(regs, path_arg);
+	struct path p;
+	int err = user_path_at(dfd, up, LOOKUP_FOLLOW | LOOKUP_NO_SYMLINKS, &p);
+
+	if (!err)
+		path_put(&p);
+	return err == -ELOOP;
+}
+
+/*
+ * True if the path in (dirfd, path) may lie under one of tr's prefixes. Absolute paths are
+ * compared as given; relative ones are appended to the kernel's path of the cwd or dirfd unless
+ * they hold "..". A path outside by name is then walked for symlinks (kmv_walk_meets_symlink),
+ * which needs to sleep: atomic callers get "inside" and the hook asks again. Whatever cannot be
+ * decided cheaply (unreadable path, AT_EMPTY_PATH, "..", a dirfd that is not open, a symlink on
+ * the way) counts as inside.
  */
 static bool kmv_path_inside(struct kmv_tracer *tr, const struct pt_regs *regs, int dirfd_arg,
 			    int path_arg, char *buf, char *base_buf, bool atomic)
@@ -633,7 +656,11 @@ static bool kmv_path_inside(struct kmv_tracer *tr, const struct pt_regs *regs, i
 	pf = rcu_dereference(tr->prefixes);
 	inside = !pf || kmv_in_prefixes(pf, full);
 	rcu_read_unlock();
-	return inside;
+	if (inside)
+		return true;
+	if (atomic)
+		return true;
+	return kmv_walk_meets_symlink(regs, dirfd_arg, path_arg);
 }
 
 /*

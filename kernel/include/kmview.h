@@ -10,8 +10,10 @@
 
 #define KMVIEW_DEVICE "/dev/kmview"
 /* 2 added KMVIEW_IOC_FD_PREFILTER, KMVIEW_IOC_MARKED_BITMAP, KMVIEW_IOC_MARK and the empty-path
- * rule of the path prefilter; a tracer built for ABI 1 works unchanged with it. */
-#define KMVIEW_ABI_VERSION 2
+ * rule of the path prefilter; a tracer built for ABI 1 works unchanged with it.
+ * 3: the path prefilter lets a call run unseen only if the walk of its path meets no symlink (it
+ * was lexical); nothing else changed. */
+#define KMVIEW_ABI_VERSION 3
 #define KMVIEW_NR_BITMAP 512 /* syscall numbers covered by the bitmap; higher ones always report */
 
 /* Event types, read() from the device in whole struct kmview_event units. */
