@@ -20,6 +20,7 @@
 #include <linux/ftrace.h>
 #include <linux/hashtable.h>
 #include <linux/kprobes.h>
+#include <linux/magic.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
@@ -567,32 +568,158 @@ fault:
 	return -1;
 }
 
-/*
- * Does the walk of the call's own path (dirfd and string as the call passes them, with the
- * caller's root, cwd and credentials) meet a symlink? A path lexically outside every prefix can
- * still lead into one through a symlink on the host (out/link -> /view/data): the view must
- * resolve that link, so such a path is the tracer's. The last name counts as followed whatever
- * the call does (lstat of a symlink goes to the tracer too), and magic links (/proc/self/fd/N)
- * count as symlinks. Any other failure (no such file, not a directory, permission) is the call's
- * own: it meets no symlink before it, and the call fails there the same way. May sleep.
- */
-static bool kmv_walk_meets_symlink(const struct pt_regs *regs, int dirfd_arg, int path_arg)
+/* Is path (absolute, normalized) at or under one of tr's prefixes (or has tr none)? */
+static bool kmv_under_prefix(struct kmv_tracer *tr, const char *path)
 {
-	int dfd = dirfd_arg >= 0 ? (int)kmv_arg(regs, dirfd_arg) : AT_FDCWD;
-	const char __user *up = (const char __user *)kmv_arg(regs, path_arg);
-	struct path p;
-	int err = user_path_at(dfd, up, LOOKUP_FOLLOW | LOOKUP_NO_SYMLINKS, &p);
+	const struct kmv_prefixes *pf;
+	bool inside;
 
-	if (!err)
-		path_put(&p);
-	return err == -ELOOP;
+	rcu_read_lock();
+	pf = rcu_dereference(tr->prefixes);
+	inside = !pf || kmv_in_prefixes(pf, path);
+	rcu_read_unlock();
+	return inside;
+}
+
+/*
+ * Lexical normalization in place of an absolute path that meets no symlink, ".." included:
+ * without symlinks "dir/.." is dir's parent (and ".." at "/" stays there).
+ */
+static void kmv_normalize_dotdot(char *path)
+{
+	char *r = path, *w = path;
+
+	while (*r) {
+		char *name;
+		size_t len;
+
+		while (*r == '/')
+			r++;
+		if (!*r)
+			break;
+		name = r;
+		r = strchrnul(r, '/');
+		len = r - name;
+		if (len == 1 && name[0] == '.')
+			continue;
+		if (len == 2 && name[0] == '.' && name[1] == '.') {
+			while (w > path && *--w != '/')
+				;
+			continue;
+		}
+		*w++ = '/';
+		memmove(w, name, len);
+		w += len;
+	}
+	if (w == path)
+		*w++ = '/';
+	*w = 0;
+}
+
+#define KMV_MAX_LINKS 40 /* as the kernel's walk */
+
+/*
+ * A path lexically outside every prefix can still lead into one through a symlink on the host
+ * (out/link -> /view/data): the view must resolve that link. Walks cur (the call's path made
+ * absolute: its cwd's or dirfd's kernel path and its string, no ".."; PATH_MAX bytes) as the call
+ * will, with the caller's root and credentials: LOOKUP_NO_SYMLINKS first, and where that meets a
+ * symlink, name by name, each symlink replaced by its body (at most KMV_MAX_LINKS), as the ptrace
+ * engine's prefilter does (WalkStaysOutside). True if the walk stays outside: every symlink it
+ * meets lies outside every prefix, and the symlink-free path it comes to too. The last name
+ * counts as followed whatever the call does. Any failure of the walk but a symlink (no such
+ * file, not a directory, permission) met no symlink before it, and the call fails there the same
+ * way. Magic links (procfs: /proc/self/fd/N) and a walk that changes under us: false. alt is a
+ * second PATH_MAX buffer. May sleep.
+ */
+static bool kmv_walk_outside(struct kmv_tracer *tr, char *cur, char *alt)
+{
+	int links = 0;
+
+	for (;;) {
+		struct path p;
+		char *e = cur;
+		int err = kern_path(cur, LOOKUP_FOLLOW | LOOKUP_NO_SYMLINKS, &p);
+
+		if (err != -ELOOP) {
+			if (!err)
+				path_put(&p);
+			if (links)
+				kmv_normalize_dotdot(cur);
+			return !links || !kmv_under_prefix(tr, cur);
+		}
+		if (++links > KMV_MAX_LINKS)
+			return false;
+		/* The first name on the way that is a symlink. */
+		for (;;) {
+			DEFINE_DELAYED_CALL(done);
+			const char *body;
+			char saved, *tmp;
+			size_t dlen = 0, blen, rlen;
+
+			while (*e == '/')
+				e++;
+			if (!*e)
+				return false; /* no symlink after all: changed under us */
+			e = strchrnul(e, '/');
+			saved = *e;
+			*e = 0;
+			err = kern_path(cur, LOOKUP_NO_SYMLINKS, &p);
+			if (err) {
+				*e = saved;
+				return false;
+			}
+			if (!d_is_symlink(p.dentry)) {
+				path_put(&p);
+				*e = saved;
+				continue;
+			}
+			/* The host passes this symlink: it must lie outside. */
+			strscpy(alt, cur, PATH_MAX);
+			kmv_normalize_dotdot(alt);
+			if (kmv_under_prefix(tr, alt) || p.dentry->d_sb->s_magic == PROC_SUPER_MAGIC) {
+				path_put(&p);
+				*e = saved;
+				return false;
+			}
+			body = vfs_get_link(p.dentry, &done);
+			*e = saved;
+			if (IS_ERR(body)) {
+				path_put(&p);
+				return false;
+			}
+			/* alt = [cur's directory of the link "/"] body rest */
+			if (body[0] != '/') {
+				char *slash = e - 1;
+
+				while (*slash != '/')
+					slash--;
+				dlen = slash - cur + 1;
+			}
+			blen = strlen(body);
+			rlen = strlen(e);
+			if (dlen + blen + rlen >= PATH_MAX) {
+				do_delayed_call(&done);
+				path_put(&p);
+				return false;
+			}
+			memcpy(alt, cur, dlen);
+			memcpy(alt + dlen, body, blen);
+			memcpy(alt + dlen + blen, e, rlen + 1);
+			do_delayed_call(&done);
+			path_put(&p);
+			tmp = cur;
+			cur = alt;
+			alt = tmp;
+			break;
+		}
+	}
 }
 
 /*
  * True if the path in (dirfd, path) may lie under one of tr's prefixes. Absolute paths are
  * compared as given; relative ones are appended to the kernel's path of the cwd or dirfd unless
- * they hold "..". A path outside by name is then walked for symlinks (kmv_walk_meets_symlink),
- * which needs to sleep: atomic callers get "inside" and the hook asks again. Whatever cannot be
+ * they hold "..". A path outside by name is then walked for symlinks (kmv_walk_outside), which
+ * needs to sleep: atomic callers get "inside" and the hook asks again. Whatever cannot be
  * decided cheaply (unreadable path, AT_EMPTY_PATH, "..", a dirfd that is not open, a symlink on
  * the way) counts as inside.
  */
@@ -601,9 +728,7 @@ static bool kmv_path_inside(struct kmv_tracer *tr, const struct pt_regs *regs, i
 {
 	const char __user *up = (const char __user *)kmv_arg(regs, path_arg);
 	long n;
-	const struct kmv_prefixes *pf;
 	char *full = buf;
-	bool inside;
 	int scan;
 
 	if (atomic) { /* a page fault would sleep: leave such a path to the call's hook */
@@ -652,15 +777,9 @@ static bool kmv_path_inside(struct kmv_tracer *tr, const struct pt_regs *regs, i
 	}
 	if (scan)
 		kmv_normalize(full);
-	rcu_read_lock();
-	pf = rcu_dereference(tr->prefixes);
-	inside = !pf || kmv_in_prefixes(pf, full);
-	rcu_read_unlock();
-	if (inside)
+	if (kmv_under_prefix(tr, full) || atomic)
 		return true;
-	if (atomic)
-		return true;
-	return kmv_walk_meets_symlink(regs, dirfd_arg, path_arg);
+	return !kmv_walk_outside(tr, full, full == buf ? base_buf : buf);
 }
 
 /*

@@ -100,6 +100,30 @@ with=$(stops getcwd $pf -w /etc -- /bin/pwd -P)
 [ "$with" = 0 ] && echo "PASS fd_prefilter_getcwd_outside_unseen" ||
   fail "fd_prefilter_getcwd_outside_unseen: $with getcwd stops"
 
+# Symlinks on the way (ABI 3): the module expands them as the kernel's walk does. Through links
+# that stay outside the mounts (absolute, relative with "..", a chain of two) the calls still run
+# unseen; a relative link into the mount, a link to a magic link and a loop come to viewfs, which
+# resolves them in the view.
+mkdir -p /outdir && echo out >/outdir/f
+ln -sfn /outdir /tmp/outabs && ln -sfn ../outdir /tmp/outrel && ln -sfn /tmp/outrel /tmp/outchain
+ln -sfn ../pfview /tmp/relin && ln -sfn /proc/self/cwd /tmp/mycwd
+ln -sfn /tmp/loopb /tmp/loopa && ln -sfn /tmp/loopa /tmp/loopb
+for l in outabs outrel outchain; do
+  out=$("$b/umview" $pf -- cat /tmp/$l/f 2>&1)
+  n=$(stops openat $pf -- cat /tmp/$l/f)
+  [ "$out" = out ] && [ "$n" = 0 ] && echo "PASS prefilter_expands_$l" ||
+    fail "prefilter_expands_$l: '$out', $n openat stops"
+done
+out=$("$b/umview" $pf -- cat /tmp/relin/file 2>&1)
+[ "$out" = hello-kmview ] && echo "PASS prefilter_relative_link_into_mount" ||
+  fail "prefilter_relative_link_into_mount: $out"
+out=$("$b/umview" $pf -w /pfview -- cat /tmp/mycwd/file 2>&1)
+[ "$out" = hello-kmview ] && echo "PASS prefilter_link_to_magic_link" ||
+  fail "prefilter_link_to_magic_link: $out"
+out=$("$b/umview" $pf -- cat /tmp/loopa 2>&1)
+case "$out" in *[Ll]oop*|*levels*) echo "PASS prefilter_symlink_loop" ;;
+  *) fail "prefilter_symlink_loop: $out" ;; esac
+
 # The gtest suites (their binaries keep this build's absolute paths).
 run_gtest() {  # NAME BINARY FILTER
   if [ ! -x "$2" ]; then fail "$1: $2 missing"; return; fi
