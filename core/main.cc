@@ -326,8 +326,13 @@ int Main(int argc, char** argv) {
   }
   if (!cl.engine_given && !view.engine.empty()) cl.engine = view.engine;
 
+  // A view with nothing to serve runs untraced (PtraceEngine::StartUntraced): "auto" does not
+  // attach it to kmview either.
+  const char* trace_idle = getenv("UMVIEW_TRACE_IDLE");
+  const bool idle = view.plugins.empty() && !cl.stats && !cl.kill_on_exit &&
+                    !(trace_idle && strcmp(trace_idle, "1") == 0);
   std::unique_ptr<Engine> engine;
-  if (cl.engine == "kmview" || cl.engine == "auto") {
+  if (cl.engine == "kmview" || (cl.engine == "auto" && !idle)) {
     std::string why;
     int dev = OpenKmview(&why);
     if (dev >= 0) {
@@ -392,8 +397,7 @@ int Main(int argc, char** argv) {
   EngineConfig config = dispatcher.MakeEngineConfig();
   config.count_stops = cl.stats;
   // UMVIEW_TRACE_IDLE=1 traces a view with no plugin anyway (to compare the two).
-  const char* trace_idle = getenv("UMVIEW_TRACE_IDLE");
-  config.nothing_to_serve = plugins.empty() && !(trace_idle && strcmp(trace_idle, "1") == 0);
+  config.nothing_to_serve = idle;
   config.kill_on_root_exit = cl.kill_on_exit;
   config.spin_max_us = cl.spin_us;
   config.initial_cwd = !cl.cwd.empty()     ? cl.cwd

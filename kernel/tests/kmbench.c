@@ -11,9 +11,12 @@
  * Runs CMD (output to /dev/null), waits, prints "run NS ns" (wall time, start-up included, to
  * the ns: finer than /proc/uptime's 10 ms, for qemu -icount runs where time counts instructions)
  * and exits with CMD's status.
+ *   kmbench info
+ * Prints the module's counts (KMVIEW_IOC_INFO): "tracers N tasks M".
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +25,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "kmview.h"
 
 static double now_ns(void) {
   struct timespec ts;
@@ -63,10 +68,24 @@ int main(int argc, char **argv) {
   double t0, t1;
 
   if (argc >= 3 && !strcmp(argv[1], "run")) return run(argv + 2);
+  if (argc == 2 && !strcmp(argv[1], "info")) {
+    struct kmview_info info;
+    int dev = open(KMVIEW_DEVICE, O_RDWR | O_CLOEXEC);
+
+    memset(&info, 0, sizeof info);
+    if (dev < 0 || ioctl(dev, KMVIEW_IOC_INFO, &info) != 0) {
+      perror("kmbench: " KMVIEW_DEVICE);
+      return 1;
+    }
+    /* Not counting this open file. */
+    printf("tracers %u tasks %u\n", info.tracers - 1, info.tasks);
+    return 0;
+  }
   if (argc < 3 || (n = strtol(argv[2], NULL, 10)) <= 0) {
     fprintf(stderr,
             "usage: kmbench getppid|stat-abs|stat-rel|fstat-empty|open-rel|getdents N [DIR]\n"
-            "       kmbench run CMD [ARG...]\n");
+            "       kmbench run CMD [ARG...]\n"
+            "       kmbench info\n");
     return 2;
   }
   kind = argv[1];

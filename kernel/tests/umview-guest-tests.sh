@@ -16,6 +16,14 @@ case "$out" in
   *) fail "umview_auto_picks_kmview: $out" ;;
 esac
 
+# A view with no plugin runs untraced, even where kmview is there (-e auto): umview neither opens
+# the device nor attaches the command; UMVIEW_TRACE_IDLE=1 keeps it traced (on kmview).
+out=$("$b/umview" -- /kmbench info 2>&1)
+[ "$out" = "tracers 0 tasks 0" ] && echo "PASS idle_view_untraced" || fail "idle_view_untraced: $out"
+out=$(UMVIEW_TRACE_IDLE=1 "$b/umview" -- /kmbench info 2>&1)
+case "$out" in "tracers 1 tasks "[1-9]*) echo "PASS idle_view_traced_on_request" ;;
+  *) fail "idle_view_traced_on_request: $out" ;; esac
+
 # A bind through viewfs on kmview; then kmstrace nested after it (inside the view) sees the path
 # the program passed and the result it got, and nested before it (outside) the rewritten path.
 mkdir -p /srcdir && echo hello-kmview >/srcdir/file
