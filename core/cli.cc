@@ -45,6 +45,7 @@ Options:
 
 Exit status: the command's own; 128+N if it was killed by signal N; 2 for bad usage.
 Inside the view UMVIEW=1, UMVIEW_PID, UMVIEW_VIEW (the view's name) and UMVIEW_PLUGINS are set.
+A view with no plugin runs COMMAND untraced (unless --stats or --kill-on-exit is given).
 )";
 }
 
