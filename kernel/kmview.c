@@ -629,16 +629,18 @@ static void kmv_normalize_dotdot(char *path)
  * counts as followed whatever the call does. Any failure of the walk but a symlink (no such
  * file, not a directory, permission) met no symlink before it, and the call fails there the same
  * way. Magic links (procfs: /proc/self/fd/N) and a walk that changes under us: false. alt is a
- * second PATH_MAX buffer. May sleep.
+ * second PATH_MAX buffer; first, if not NULL, the same path relative to the cwd, walked first
+ * (fewer names than cur: it may be alt). May sleep.
  */
-static bool kmv_walk_outside(struct kmv_tracer *tr, char *cur, char *alt)
+static bool kmv_walk_outside(struct kmv_tracer *tr, char *cur, char *alt, const char *first)
 {
 	int links = 0;
 
 	for (;;) {
 		struct path p;
 		char *e = cur;
-		int err = kern_path(cur, LOOKUP_FOLLOW | LOOKUP_NO_SYMLINKS, &p);
+		int err = kern_path(links == 0 && first ? first : cur, LOOKUP_FOLLOW | LOOKUP_NO_SYMLINKS,
+				    &p);
 
 		if (err != -ELOOP) {
 			if (!err)
@@ -716,6 +718,46 @@ static bool kmv_walk_outside(struct kmv_tracer *tr, char *cur, char *alt)
 }
 
 /*
+ * The common case of a relative path, a single name (find's and ls's newfstatat(dirfd, "name"),
+ * tar's openat(dirfd, "name")): its walk meets a symlink only if that name is one, so it is
+ * looked up in the cwd or dirfd itself (lookup_one_len_unlocked: the dcache, else the
+ * filesystem) instead of walked from the root. 1: no symlink, or the call fails before one (no
+ * search permission, not a directory, a name too long; a name that does not exist is a negative
+ * dentry); 0: the name is a symlink; -1: cannot tell. May sleep.
+ */
+static int kmv_single_name_plain(const struct pt_regs *regs, int dirfd_arg, const char *name,
+				 long n)
+{
+	int dfd = dirfd_arg >= 0 ? (int)kmv_arg(regs, dirfd_arg) : AT_FDCWD;
+	struct path base;
+	struct dentry *d;
+	int ret = 1;
+
+	if (dfd == AT_FDCWD) {
+		get_fs_pwd(current->fs, &base);
+	} else {
+		struct fd f = fdget(dfd);
+
+		if (!f.file)
+			return -1;
+		base = f.file->f_path;
+		path_get(&base);
+		fdput(f);
+	}
+	if (d_can_lookup(base.dentry)) {
+		d = lookup_one_len_unlocked(name, base.dentry, n);
+		if (!IS_ERR(d)) {
+			ret = d_is_symlink(d) ? 0 : 1;
+			dput(d);
+		} else if (PTR_ERR(d) != -EACCES && PTR_ERR(d) != -ENAMETOOLONG) {
+			ret = -1;
+		}
+	}
+	path_put(&base);
+	return ret;
+}
+
+/*
  * True if the path in (dirfd, path) may lie under one of tr's prefixes. Absolute paths are
  * compared as given; relative ones are appended to the kernel's path of the cwd or dirfd unless
  * they hold "..". A path outside by name is then walked for symlinks (kmv_walk_outside), which
@@ -777,9 +819,22 @@ static bool kmv_path_inside(struct kmv_tracer *tr, const struct pt_regs *regs, i
 	}
 	if (scan)
 		kmv_normalize(full);
-	if (kmv_under_prefix(tr, full) || atomic)
+	if (kmv_under_prefix(tr, full))
 		return true;
-	return !kmv_walk_outside(tr, full, full == buf ? base_buf : buf);
+	if (buf[0] != '/' && n == 0) /* AT_EMPTY_PATH: the base itself, a plain object by its path */
+		return false;
+	if (atomic)
+		return true;
+	if (buf[0] != '/') {
+		int plain = strchr(buf, '/') ? 0 : kmv_single_name_plain(regs, dirfd_arg, buf, n);
+
+		if (plain)
+			return plain < 0;
+		/* Relative to the cwd, kern_path walks only the path's own names. */
+		if ((dirfd_arg < 0 || (int)kmv_arg(regs, dirfd_arg) == AT_FDCWD) && strchr(buf, '/'))
+			return !kmv_walk_outside(tr, full, buf, buf);
+	}
+	return !kmv_walk_outside(tr, full, full == buf ? base_buf : buf, NULL);
 }
 
 /*
