@@ -1,7 +1,8 @@
 #!/bin/sh
 # Benchmark in the kmview guest (KMVIEW_BENCH=1, or KMVIEW_BENCH=only for the benchmark alone):
-# native vs `umview -e ptrace` vs `umview -e kmview` without and with viewfs's prefilter
-# (prefilter=on), every view with a viewfs bind elsewhere (bind=/srcdir:/view).
+# native vs `umview -e ptrace` vs `umview -e kmview` with viewfs's prefilter off (prefilter=off,
+# whatever viewfs's default) and on (prefilter=on), every view with a viewfs bind elsewhere
+# (bind=/srcdir:/view).
 # Rows (the trees are made here, in the guest's RAM):
 #   true             umview's start-up alone (and the view's)
 #   stat loop out    busybox sh: 2000 x `[ -e /etc/passwd ]` (a path outside the view)
@@ -67,8 +68,8 @@ run_engine() {  # ENGINE CMD...
   shift
   case $engine in
     native) timed "$@" ;;
-    ptrace) timed "$b/umview" -e ptrace -p "$view" -- "$@" ;;
-    kmview) timed "$b/umview" -e kmview -p "$view" -- "$@" ;;
+    ptrace) timed "$b/umview" -e ptrace -p "$view,prefilter=off" -- "$@" ;;
+    kmview) timed "$b/umview" -e kmview -p "$view,prefilter=off" -- "$@" ;;
     kmview-prefilter) timed "$b/umview" -e kmview -p "$view,prefilter=on" -- "$@" ;;
   esac
 }
@@ -82,8 +83,8 @@ check() {  # LABEL "ENGINES" CMD...
   for e in $engines; do
     [ "$e" = native ] && continue
     case $e in
-      ptrace) set -- "$b/umview" -e ptrace -p "$view" -- "$@" ;;
-      kmview) set -- "$b/umview" -e kmview -p "$view" -- "$@" ;;
+      ptrace) set -- "$b/umview" -e ptrace -p "$view,prefilter=off" -- "$@" ;;
+      kmview) set -- "$b/umview" -e kmview -p "$view,prefilter=off" -- "$@" ;;
       kmview-prefilter) set -- "$b/umview" -e kmview -p "$view,prefilter=on" -- "$@" ;;
     esac
     if [ "$("$@" 2>&1 | md5sum)" = "$(cat /tmp/bench-native.md5)" ]; then
@@ -125,8 +126,8 @@ stops() {  # LABEL CMD...
   shift
   for e in ptrace kmview kmview-prefilter; do
     case $e in
-      ptrace) opts="-e ptrace -p $view" ;;
-      kmview) opts="-e kmview -p $view" ;;
+      ptrace) opts="-e ptrace -p $view,prefilter=off" ;;
+      kmview) opts="-e kmview -p $view,prefilter=off" ;;
       kmview-prefilter) opts="-e kmview -p $view,prefilter=on" ;;
     esac
     # shellcheck disable=SC2086
@@ -202,11 +203,11 @@ exact() {
   while [ $r -lt "$rounds" ]; do
     for c in "true|native|$true" "version|umview|$b/umview --version" \
       "true|umview-ptrace|$b/umview -e ptrace -- $true" "true|umview-kmview|$b/umview -e kmview -- $true" \
-      "true|ptrace|$b/umview -e ptrace -p $view -- $true" \
+      "true|ptrace|$b/umview -e ptrace -p $view,prefilter=off -- $true" \
       "true|kmview-prefilter|$b/umview -e kmview -p $view,prefilter=on -- $true" \
       "find|native|$find /bench" "find|kmview-prefilter|$b/umview -e kmview -p $view,prefilter=on -- $find /bench" \
-      "find|kmview|$b/umview -e kmview -p $view -- $find /bench" \
-      "find|ptrace|$b/umview -e ptrace -p $view -- $find /bench" \
+      "find|kmview|$b/umview -e kmview -p $view,prefilter=off -- $find /bench" \
+      "find|ptrace|$b/umview -e ptrace -p $view,prefilter=off -- $find /bench" \
       "ls-lR|native|$ls -lR /bench" "ls-lR|kmview-prefilter|$b/umview -e kmview -p $view,prefilter=on -- $ls -lR /bench"; do
       label=${c%%|*} rest=${c#*|}
       engine=${rest%%|*} cmd=${rest#*|}
