@@ -284,6 +284,20 @@ bool OnPath(const char* name, const std::vector<std::string>& env) {
   return false;
 }
 
+// The command's execvpe failed with errno e: says so like a shell would and returns the exit
+// status, 127 not found, 126 not executable.
+int ExecFailed(const char* name, int e, const std::vector<std::string>& env) {
+  // execvpe reports EACCES when a PATH directory could not be searched, even if the command is
+  // in none of them: that is "not found" too.
+  if (e == EACCES && strchr(name, '/') == nullptr && !OnPath(name, env)) e = ENOENT;
+  if (e == ENOENT) {
+    dprintf(2, "umview: %s: command not found\n", name);
+  } else {
+    dprintf(2, "umview: %s: %s\n", name, strerror(e));
+  }
+  return e == ENOENT ? 127 : 126;
+}
+
 // In the command's child before exec: the signal state umview inherited, not the one it set up
 // for itself. Async-signal-safe (also runs in a vfork child).
 void RestoreInheritedSignals(const EngineConfig& config) {
@@ -350,17 +364,7 @@ void RestoreInheritedSignals(const EngineConfig& config) {
     _exit(2);
   }
   execvpe(cargv[0], cargv.data(), cenv.data());
-  // Reported from inside the view, like a shell would: 127 not found, 126 not executable.
-  int e = errno;
-  // execvpe reports EACCES when a PATH directory could not be searched, even if the command is
-  // in none of them: that is "not found" too.
-  if (e == EACCES && strchr(cargv[0], '/') == nullptr && !OnPath(cargv[0], env)) e = ENOENT;
-  if (e == ENOENT) {
-    dprintf(2, "umview: %s: command not found\n", cargv[0]);
-  } else {
-    dprintf(2, "umview: %s: %s\n", cargv[0], strerror(e));
-  }
-  _exit(e == ENOENT ? 127 : 126);
+  _exit(ExecFailed(cargv[0], errno, env));
 }
 
 // A view with nothing to serve (no plugin, so nothing can stop, and no --stats or
@@ -411,20 +415,13 @@ bool PtraceEngine::StartUntraced(const std::vector<std::string>& argv,
   int status = 0;
   while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
-  int e = failed < 0 ? -failed : failed;
+  untraced_->pid = -1;  // reaped: no signal goes to its number any more
   if (failed < 0) {
-    fprintf(stderr, "umview: -w %s: %s\n", config_.initial_cwd.c_str(), strerror(e));
+    dprintf(2, "umview: -w %s: %s\n", config_.initial_cwd.c_str(), strerror(-failed));
     untraced_->status = 2 << 8;
-    return true;
-  }
-  if (e == EACCES && strchr(cargv[0], '/') == nullptr && !OnPath(cargv[0], env)) e = ENOENT;
-  if (e == ENOENT) {
-    fprintf(stderr, "umview: %s: command not found\n", cargv[0]);
   } else {
-    fprintf(stderr, "umview: %s: %s\n", cargv[0], strerror(e));
+    untraced_->status = ExecFailed(cargv[0], failed, env) << 8;
   }
-  untraced_->status = (e == ENOENT ? 127 : 126) << 8;
-  untraced_->pid = -1;
   return true;
 }
 

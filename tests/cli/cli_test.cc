@@ -305,6 +305,25 @@ TEST(CliExitStatus, CommandNotFound) {
   EXPECT_NE(r.err.find("no-such-command-for-umview"), std::string::npos) << r.err;
 }
 
+// -w names the directory the command starts in; one that is not there is one line and status
+// 2, in a view with no plugin (untraced) and with the tracer kept alike.
+TEST(CliExitStatus, StartDirectoryWithNoPlugin) {
+  for (const std::vector<std::string>& env :
+       {std::vector<std::string>{}, std::vector<std::string>{"UMVIEW_TRACE_IDLE=1"}}) {
+    RunOptions o;
+    o.extra_env = env;
+    RunResult r = RunUmview({"-w", "/tmp", "--", "sh", "-c", "pwd"}, o);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "/tmp\n");
+    r = RunUmview({"-w", "/no-such-dir-for-umview", "--", "true"}, o);
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_TRUE(IsOneLine(r.err));
+    EXPECT_NE(r.err.find("-w /no-such-dir-for-umview: No such file or directory"),
+              std::string::npos)
+        << r.err;
+  }
+}
+
 TEST(CliExitStatus, CommandPathDoesNotExist) {
   RunResult r = RunUmview({"/nonexistent-dir/cmd"});
   EXPECT_EQ(r.exit_code, 127);
