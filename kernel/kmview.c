@@ -35,6 +35,7 @@
 #include <linux/slab.h>
 #include <linux/tracepoint.h>
 #include <linux/uaccess.h>
+#include <linux/workqueue.h>
 #include <asm/syscall.h>
 #include <asm/unistd.h>
 
@@ -45,6 +46,8 @@ MODULE_DESCRIPTION("kmview: system call virtualization for umview");
 
 #define KMV_MAX_NEST 8
 #define KMV_DEFAULT_SCRATCH (16 * 1024)
+#define KMV_WALK_CACHE_MS 50  /* as the ptrace engine's WalkCache */
+#define KMV_WALK_CACHE_LEN 256 /* longest directory kept */
 
 /* A tracer's path prefixes (KMVIEW_IOC_PREFIXES): replaced whole, read under RCU. */
 struct kmv_prefixes {
@@ -106,6 +109,19 @@ struct kmv_task {
 	/* Two PATH_MAX buffers for the prefilters, made on first use; used only by the task itself
 	 * in syscall context (one call at a time), freed with the kmv_task. */
 	char *pathbuf;
+	/* The walk cache (kmv_walk_cached): the last directory whose walk from the root met no
+	 * symlink, by its path string, holding a reference; dropped KMV_WALK_CACHE_MS after it was
+	 * walked (wc_work, which holds a kmv_task reference while queued) or when any traced task
+	 * starts a call that can put a symlink or a mount on a walk (kmv_walk_gen). */
+	spinlock_t wc_lock;
+	struct path wc_dir;       /* wc_dir.dentry NULL: empty; taken out while in use */
+	unsigned long wc_stamp;   /* jiffies of the walk */
+	u64 wc_gen;               /* kmv_walk_gen before the walk */
+	bool wc_queued;           /* wc_work holds a kmv_task reference */
+	bool wc_exited;           /* the task is gone: wc_work drops the entry whatever its age */
+	struct delayed_work wc_work;
+	u16 wc_len;
+	char wc_str[KMV_WALK_CACHE_LEN];
 	struct rcu_head rcu;
 };
 
@@ -115,6 +131,8 @@ static atomic_t kmv_ntasks = ATOMIC_INIT(0);
 static atomic_t kmv_ntracers = ATOMIC_INIT(0);
 static atomic64_t kmv_seq = ATOMIC64_INIT(0);
 static DEFINE_PER_CPU(u64, kmv_filtered); /* calls the prefilters let run unseen */
+static atomic64_t kmv_walk_gen = ATOMIC64_INIT(0); /* kmv_walk_cached's validity */
+static struct workqueue_struct *kmv_wq;            /* the walk caches' expiry */
 
 typedef long (*x64_sys_call_t)(const struct pt_regs *, unsigned int);
 typedef bool (*ptrace_may_access_t)(struct task_struct *, unsigned int);
@@ -171,6 +189,7 @@ static void kmv_task_free_rcu(struct rcu_head *rcu)
 {
 	struct kmv_task *kt = container_of(rcu, struct kmv_task, rcu);
 
+	WARN_ON_ONCE(kt->wc_dir.dentry); /* wc_work holds a reference while it is full */
 	kfree(kt->pathbuf);
 	kfree(kt);
 }
@@ -182,6 +201,35 @@ static void kmv_task_put(struct kmv_task *kt)
 		/* Every attached task pins the module (see kmv_task_new). */
 		module_put(THIS_MODULE);
 	}
+}
+
+/*
+ * The walk cache's expiry (kmv_wq): drops the cached directory once it is KMV_WALK_CACHE_MS old,
+ * so that a task that stops making calls does not keep a mount busy; requeued while the entry is
+ * younger (a newer walk replaced it).
+ */
+static void kmv_wc_expire(struct work_struct *work)
+{
+	struct kmv_task *kt = container_of(to_delayed_work(work), struct kmv_task, wc_work);
+	unsigned long due = 0;
+	struct path old = {};
+
+	spin_lock(&kt->wc_lock);
+	if (kt->wc_dir.dentry) {
+		due = kt->wc_stamp + msecs_to_jiffies(KMV_WALK_CACHE_MS);
+		if (!kt->wc_exited && time_before(jiffies, due)) {
+			queue_delayed_work(kmv_wq, &kt->wc_work, due - jiffies);
+			spin_unlock(&kt->wc_lock);
+			return;
+		}
+		old = kt->wc_dir;
+		kt->wc_dir.dentry = NULL;
+		kt->wc_dir.mnt = NULL;
+	}
+	kt->wc_queued = false;
+	spin_unlock(&kt->wc_lock);
+	path_put(&old);
+	kmv_task_put(kt);
 }
 
 /* Under rcu_read_lock or kmv_lock. */
@@ -218,6 +266,8 @@ static struct kmv_task *kmv_task_new(struct task_struct *task, gfp_t gfp)
 	kt->task = task;
 	INIT_LIST_HEAD(&kt->atts);
 	spin_lock_init(&kt->lock);
+	spin_lock_init(&kt->wc_lock);
+	INIT_DELAYED_WORK(&kt->wc_work, kmv_wc_expire);
 	init_waitqueue_head(&kt->wq);
 	__module_get(THIS_MODULE);
 	hash_add_rcu(kmv_tasks, &kt->hnode, (unsigned long)task);
@@ -718,6 +768,75 @@ static bool kmv_walk_outside(struct kmv_tracer *tr, char *cur, char *alt, const 
 }
 
 /*
+ * kmv_walk_outside's common case made cheap (ls -lR and git status name many files of one
+ * directory by path): path (absolute, normalized, no "..") is a directory and a last name. The
+ * directory is the one kt's cache holds (walked from the root with no symlink less than
+ * KMV_WALK_CACHE_MS ago, and no traced task has started a call since that can change a walk),
+ * or it is walked now, LOOKUP_NO_SYMLINKS, and cached; the last name is then looked up in it,
+ * as kmv_single_name_plain does. 1: the path's walk meets no symlink (or fails before one);
+ * 0: kmv_walk_outside decides (a symlink, an error, a directory too long to cache). A change the
+ * host makes outside the view is seen within KMV_WALK_CACHE_MS, as with the ptrace engine's
+ * WalkCache. May sleep.
+ */
+static int kmv_walk_cached(struct kmv_task *kt, char *path)
+{
+	char *slash = strrchr(path, '/');
+	size_t dlen = slash - path, nlen = strlen(slash + 1);
+	struct path dir = {}, old = {};
+	unsigned long stamp = jiffies;
+	u64 gen = atomic64_read(&kmv_walk_gen);
+	struct dentry *d;
+	bool hit = false;
+	int ret = 0;
+
+	if (dlen == 0 || dlen >= KMV_WALK_CACHE_LEN || !nlen)
+		return 0;
+	spin_lock(&kt->wc_lock);
+	if (kt->wc_dir.dentry && kt->wc_gen == gen && kt->wc_len == dlen &&
+	    !memcmp(kt->wc_str, path, dlen) &&
+	    time_before(stamp, kt->wc_stamp + msecs_to_jiffies(KMV_WALK_CACHE_MS))) {
+		dir = kt->wc_dir; /* taken out while in use: the expiry does not drop it */
+		kt->wc_dir.dentry = NULL;
+		kt->wc_dir.mnt = NULL;
+		hit = true;
+	}
+	spin_unlock(&kt->wc_lock);
+	if (!hit) {
+		int err;
+
+		*slash = 0;
+		err = kern_path(path, LOOKUP_FOLLOW | LOOKUP_NO_SYMLINKS | LOOKUP_DIRECTORY, &dir);
+		*slash = '/';
+		if (err)
+			return 0;
+	}
+	d = lookup_one_len_unlocked(slash + 1, dir.dentry, nlen);
+	if (!IS_ERR(d)) {
+		ret = !d_is_symlink(d);
+		dput(d);
+	} else if (PTR_ERR(d) == -EACCES || PTR_ERR(d) == -ENAMETOOLONG) {
+		ret = 1;
+	}
+	spin_lock(&kt->wc_lock);
+	old = kt->wc_dir; /* empty after a hit: only this task fills the cache */
+	kt->wc_dir = dir;
+	if (!hit) {
+		kt->wc_stamp = stamp;
+		kt->wc_gen = gen;
+		kt->wc_len = dlen;
+		memcpy(kt->wc_str, path, dlen);
+	}
+	if (!kt->wc_queued) {
+		kt->wc_queued = true;
+		refcount_inc(&kt->ref);
+		queue_delayed_work(kmv_wq, &kt->wc_work, msecs_to_jiffies(KMV_WALK_CACHE_MS) + 1);
+	}
+	spin_unlock(&kt->wc_lock);
+	path_put(&old);
+	return ret;
+}
+
+/*
  * The common case of a relative path, a single name (find's and ls's newfstatat(dirfd, "name"),
  * tar's openat(dirfd, "name")): its walk meets a symlink only if that name is one, so it is
  * looked up in the cwd or dirfd itself (lookup_one_len_unlocked: the dcache, else the
@@ -765,8 +884,9 @@ static int kmv_single_name_plain(const struct pt_regs *regs, int dirfd_arg, cons
  * decided cheaply (unreadable path, AT_EMPTY_PATH, "..", a dirfd that is not open, a symlink on
  * the way) counts as inside.
  */
-static bool kmv_path_inside(struct kmv_tracer *tr, const struct pt_regs *regs, int dirfd_arg,
-			    int path_arg, char *buf, char *base_buf, bool atomic)
+static bool kmv_path_inside(struct kmv_task *kt, struct kmv_tracer *tr,
+			    const struct pt_regs *regs, int dirfd_arg, int path_arg, char *buf,
+			    char *base_buf, bool atomic)
 {
 	const char __user *up = (const char __user *)kmv_arg(regs, path_arg);
 	long n;
@@ -825,15 +945,18 @@ static bool kmv_path_inside(struct kmv_tracer *tr, const struct pt_regs *regs, i
 		return false;
 	if (atomic)
 		return true;
-	if (buf[0] != '/') {
-		int plain = strchr(buf, '/') ? 0 : kmv_single_name_plain(regs, dirfd_arg, buf, n);
+	if (buf[0] != '/' && !strchr(buf, '/')) {
+		int plain = kmv_single_name_plain(regs, dirfd_arg, buf, n);
 
 		if (plain)
 			return plain < 0;
-		/* Relative to the cwd, kern_path walks only the path's own names. */
-		if ((dirfd_arg < 0 || (int)kmv_arg(regs, dirfd_arg) == AT_FDCWD) && strchr(buf, '/'))
-			return !kmv_walk_outside(tr, full, buf, buf);
+	} else if (kmv_walk_cached(kt, full) > 0) {
+		return false;
 	}
+	/* Relative to the cwd, kern_path walks only the path's own names. */
+	if (buf[0] != '/' && (dirfd_arg < 0 || (int)kmv_arg(regs, dirfd_arg) == AT_FDCWD) &&
+	    strchr(buf, '/'))
+		return !kmv_walk_outside(tr, full, buf, buf);
 	return !kmv_walk_outside(tr, full, full == buf ? base_buf : buf, NULL);
 }
 
@@ -917,7 +1040,7 @@ static bool kmv_prefilter_outside(struct kmv_task *kt, struct kmv_att *att,
 	if (!buf)
 		return false;
 	for (i = 0; i < 2 && pa.path[i] >= 0; i++)
-		if (kmv_path_inside(tr, regs, pa.dirfd[i], pa.path[i], buf, buf + PATH_MAX, atomic))
+		if (kmv_path_inside(kt, tr, regs, pa.dirfd[i], pa.path[i], buf, buf + PATH_MAX, atomic))
 			return false;
 	return true;
 }
@@ -1194,6 +1317,15 @@ static bool notrace kmv_hook_needed(struct kmv_task *kt, const struct pt_regs *r
 	struct kmv_att *att;
 	bool filtered = false;
 
+	switch (nr) {
+	/* Calls that can put a symlink or a mount on a path's walk: the walk caches are stale. */
+	case __NR_rename: case __NR_renameat: case __NR_renameat2: case __NR_unlink:
+	case __NR_unlinkat: case __NR_rmdir: case __NR_symlink: case __NR_symlinkat:
+	case __NR_mount: case __NR_umount2: case __NR_move_mount: case __NR_mount_setattr:
+	case __NR_pivot_root: case __NR_chroot: case __NR_setns: case __NR_unshare:
+		atomic64_inc(&kmv_walk_gen);
+		break;
+	}
 	if (nr >= KMVIEW_NR_BITMAP || READ_ONCE(kt->oot_nr))
 		return true;
 	switch (nr) {
@@ -1329,6 +1461,12 @@ static void kmv_on_exit(void *data, struct task_struct *p)
 	spin_unlock(&kmv_lock);
 	list_for_each_entry_safe(att, tmp, &gone, tr_node)
 		kmv_att_put(att);
+	/* The walk cache's reference goes now (path_put may sleep: not here), not 50 ms later. */
+	spin_lock(&kt->wc_lock);
+	kt->wc_exited = true;
+	if (kt->wc_queued)
+		mod_delayed_work(kmv_wq, &kt->wc_work, 0);
+	spin_unlock(&kt->wc_lock);
 	kmv_task_put(kt);
 }
 
@@ -1874,9 +2012,13 @@ static int __init kmv_init(void)
 			return -ENOENT;
 		}
 	}
+	kmv_wq = alloc_workqueue("kmview", WQ_UNBOUND, 0);
+	if (!kmv_wq)
+		return -ENOMEM;
 	err = ftrace_set_filter_ip(&kmv_ops, (unsigned long)real_x64_sys_call, 0, 0);
 	if (err) {
 		pr_err("kmview: cannot hook x64_sys_call: %d\n", err);
+		destroy_workqueue(kmv_wq);
 		return err;
 	}
 	for (i = 0; i < ARRAY_SIZE(kmv_tps); i++) {
@@ -1900,6 +2042,7 @@ undo_tp:
 		tracepoint_probe_unregister(kmv_tps[i].tp, kmv_tps[i].probe, NULL);
 	tracepoint_synchronize_unregister();
 	ftrace_free_filter(&kmv_ops);
+	destroy_workqueue(kmv_wq);
 	return err;
 }
 
@@ -1914,6 +2057,7 @@ static void __exit kmv_exit(void)
 		tracepoint_probe_unregister(kmv_tps[i].tp, kmv_tps[i].probe, NULL);
 	tracepoint_synchronize_unregister();
 	ftrace_free_filter(&kmv_ops);
+	destroy_workqueue(kmv_wq); /* waits for an expiry that put the last task */
 	synchronize_rcu();
 	rcu_barrier();
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -323,6 +324,75 @@ static int test_path_prefilter(void) {
   CHECK(drain(fd, &n) == 0);
   snprintf(why, sizeof why, "entries %d, expected 35", n);
   CHECK(n == 20 + 4 + 2 + 1 + 5 + 3);
+  CHECK(reaped_ok(p));
+  close(fd);
+  return 0;
+}
+
+// The walk cache (kmv_walk_cached): a directory found free of symlinks is not walked again for
+// 50 ms, yet a symlink put on the way by a traced task is seen at once, one the host puts there
+// after the cache expired too, and the cached directory does not keep its mount busy. Prefix
+// /view; the tracee stats paths under /wc, and a helper outside the view changes the host.
+// Events expected: the three stats after a change (everything else is outside).
+static int t_walk_cache(void* a) {
+  int* pipes = a;  // [0]: read from the helper, [1]: write to it
+  struct stat st;
+  char c;
+  for (int i = 0; i < 3; i++) TRACEE_CHECK(stat("/wc/d/sub/a", &st) == 0);  // cached: /wc/d/sub
+  TRACEE_CHECK(rename("/wc/d", "/wc/d.old") == 0 && symlink("/view", "/wc/d") == 0);
+  TRACEE_CHECK(stat("/wc/d/sub/a", &st) == 0);  // through the link into /view: an event
+  TRACEE_CHECK(chdir("/wc") == 0);
+  for (int i = 0; i < 3; i++) TRACEE_CHECK(stat("g/sub/a", &st) == 0);  // cached: /wc/g/sub
+  TRACEE_CHECK(rename("g", "g.old") == 0 && symlink("/view", "g") == 0);
+  TRACEE_CHECK(stat("g/sub/a", &st) == 0);  // an event
+  for (int i = 0; i < 3; i++) TRACEE_CHECK(stat("/wc/e/sub/a", &st) == 0);
+  TRACEE_CHECK(write(pipes[1], "e", 1) == 1 && read(pipes[0], &c, 1) == 1 && c == 'e');
+  usleep(200 * 1000);                           // the helper's change is older than the cache
+  TRACEE_CHECK(stat("/wc/e/sub/a", &st) == 0);  // an event
+  TRACEE_CHECK(stat("/wc/m/d/f", &st) == 0);    // cached: /wc/m/d, on a tmpfs
+  TRACEE_CHECK(write(pipes[1], "m", 1) == 1 && read(pipes[0], &c, 1) == 1);
+  TRACEE_CHECK(c == 'm');  // the helper could umount it while we wait
+  return 0;
+}
+static int test_walk_cache(void) {
+  int nrs[] = {SYS_stat, SYS_newfstatat}, n, to_helper[2], from_helper[2];
+  int fd = tracer(nrs, 2, 0);
+  static const char prefixes[] = "/view";
+  struct kmview_prefixes px = {(uintptr_t)prefixes, sizeof prefixes, 0};
+  CHECK(fd >= 0 && ioctl(fd, KMVIEW_IOC_PREFIXES, &px) == 0);
+  const char* dirs[] = {"/view", "/view/sub", "/wc",   "/wc/d",     "/wc/d/sub",
+                        "/wc/g", "/wc/g/sub", "/wc/e", "/wc/e/sub", "/wc/m"};
+  for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) mkdir(dirs[i], 0755);
+  const char* files[] = {"/view/sub/a", "/wc/d/sub/a", "/wc/g/sub/a", "/wc/e/sub/a"};
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+    close(open(files[i], O_CREAT | O_WRONLY, 0644));
+  CHECK(mount("tmpfs", "/wc/m", "tmpfs", 0, NULL) == 0);
+  CHECK(mkdir("/wc/m/d", 0755) == 0 && close(open("/wc/m/d/f", O_CREAT | O_WRONLY, 0644)) == 0);
+  CHECK(pipe(to_helper) == 0 && pipe(from_helper) == 0);
+  pid_t helper = fork();
+  if (helper == 0) {  // not traced: its changes are the host's
+    char c;
+    close(fd);
+    close(to_helper[1]);
+    close(from_helper[0]);
+    if (read(to_helper[0], &c, 1) != 1 || c != 'e') _exit(1);
+    if (rename("/wc/e", "/wc/e.old") || symlink("/view", "/wc/e")) _exit(2);
+    if (write(from_helper[1], "e", 1) != 1 || read(to_helper[0], &c, 1) != 1) _exit(3);
+    usleep(300 * 1000);
+    int r = umount2("/wc/m", 0) == 0 ? 0 : errno;
+    if (write(from_helper[1], r ? "x" : "m", 1) != 1) _exit(4);
+    _exit(r ? 5 : 0);
+  }
+  int pipes[2] = {from_helper[0], to_helper[1]};
+  pid_t p = spawn(&fd, 1, t_walk_cache, pipes);
+  for (int i = 0; i < 2; i++) close(to_helper[i]), close(from_helper[i]);  // EOF if one dies
+  CHECK(drain(fd, &n) == 0);
+  int st;
+  CHECK(waitpid(helper, &st, 0) == helper);
+  snprintf(why, sizeof why, "helper status 0x%x (5: umount failed, the cache kept it busy)", st);
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  snprintf(why, sizeof why, "entries %d, expected 3", n);
+  CHECK(n == 3);
   CHECK(reaped_ok(p));
   close(fd);
   return 0;
@@ -698,6 +768,7 @@ int main(int argc, char** argv) {
       {"filter_bitmap", test_bitmap},
       {"filter_path_prefix", test_path_prefilter},
       {"filter_fd_prefix", test_fd_prefilter},
+      {"filter_walk_cache", test_walk_cache},
       {"filter_marked_bitmap", test_marked_bitmap},
       {"filter_fast_path_bitmap_change_and_close", test_fast_path},
       {"events_thread_fork_exec_exit", test_family_events},
