@@ -136,8 +136,10 @@ static struct workqueue_struct *kmv_wq;            /* the walk caches' expiry */
 
 typedef long (*x64_sys_call_t)(const struct pt_regs *, unsigned int);
 typedef bool (*ptrace_may_access_t)(struct task_struct *, unsigned int);
+typedef struct dentry *(*d_lookup_rcu_t)(const struct dentry *, const struct qstr *, unsigned *);
 static x64_sys_call_t real_x64_sys_call;
 static ptrace_may_access_t real_ptrace_may_access;
+static d_lookup_rcu_t real_d_lookup_rcu; /* NULL: no dcache decisions in kmv_ftrace */
 
 /* ---- tracers and tasks ---------------------------------------------------------------- */
 
@@ -768,6 +770,51 @@ static bool kmv_walk_outside(struct kmv_tracer *tr, char *cur, char *alt, const 
 }
 
 /*
+ * Under RCU, not sleeping (kmv_ftrace): is name (NUL-terminated) in directory dir a symlink,
+ * by the dcache alone (__d_lookup_rcu, the kernel's own RCU-walk step)? 1: no, or no such name
+ * (a negative dentry); 0: a symlink; -1: cannot tell here (not cached, a filesystem that hashes
+ * or revalidates names its own way, a dentry changing under us). dir must stay allocated for
+ * the RCU read section (a descriptor's or the cwd's, or the walk cache's).
+ */
+static int kmv_name_plain_rcu(const struct dentry *dir, const char *name)
+{
+	struct dentry *d;
+	struct qstr q;
+	unsigned int seq;
+	int ret;
+
+	if (!real_d_lookup_rcu || (READ_ONCE(dir->d_flags) & DCACHE_OP_HASH) || !d_can_lookup(dir))
+		return -1;
+	q.name = name;
+	q.hash_len = hashlen_string(dir, name);
+	if (hashlen_len(q.hash_len) > NAME_MAX)
+		return -1;
+	d = real_d_lookup_rcu(dir, &q, &seq);
+	if (!d || (READ_ONCE(d->d_flags) & DCACHE_OP_REVALIDATE))
+		return -1;
+	ret = d_is_symlink(d) ? 0 : 1;
+	return read_seqcount_retry(&d->d_seq, seq) ? -1 : ret;
+}
+
+/* kmv_walk_cached from kmv_ftrace: a hit decided by the dcache, else 0 (the hook decides). */
+static int kmv_walk_cached_rcu(struct kmv_task *kt, char *path)
+{
+	char *slash = strrchr(path, '/');
+	size_t dlen = slash - path;
+	struct dentry *dir = NULL;
+
+	if (dlen == 0 || dlen >= KMV_WALK_CACHE_LEN || !slash[1])
+		return 0;
+	spin_lock(&kt->wc_lock);
+	if (kt->wc_dir.dentry && kt->wc_gen == atomic64_read(&kmv_walk_gen) &&
+	    kt->wc_len == dlen && !memcmp(kt->wc_str, path, dlen) &&
+	    time_before(jiffies, kt->wc_stamp + msecs_to_jiffies(KMV_WALK_CACHE_MS)))
+		dir = kt->wc_dir.dentry; /* freed a grace period after its last put at the earliest */
+	spin_unlock(&kt->wc_lock);
+	return dir && kmv_name_plain_rcu(dir, slash + 1) == 1;
+}
+
+/*
  * kmv_walk_outside's common case made cheap (ls -lR and git status name many files of one
  * directory by path): path (absolute, normalized, no "..") is a directory and a last name. The
  * directory is the one kt's cache holds (walked from the root with no symlink less than
@@ -876,6 +923,26 @@ static int kmv_single_name_plain(const struct pt_regs *regs, int dirfd_arg, cons
 	return ret;
 }
 
+/* kmv_single_name_plain from kmv_ftrace, by the dcache alone (kmv_name_plain_rcu). Under RCU. */
+static int kmv_single_name_plain_rcu(const struct pt_regs *regs, int dirfd_arg, const char *name)
+{
+	int dfd = dirfd_arg >= 0 ? (int)kmv_arg(regs, dirfd_arg) : AT_FDCWD;
+	struct path base;
+	struct fd f;
+	int ret;
+
+	if (dfd == AT_FDCWD) {
+		kmv_pwd_rcu(&base);
+		return kmv_name_plain_rcu(base.dentry, name);
+	}
+	f = fdget(dfd);
+	if (!f.file)
+		return -1;
+	ret = kmv_name_plain_rcu(f.file->f_path.dentry, name);
+	fdput(f);
+	return ret;
+}
+
 /*
  * True if the path in (dirfd, path) may lie under one of tr's prefixes. Absolute paths are
  * compared as given; relative ones are appended to the kernel's path of the cwd or dirfd unless
@@ -943,8 +1010,10 @@ static bool kmv_path_inside(struct kmv_task *kt, struct kmv_tracer *tr,
 		return true;
 	if (buf[0] != '/' && n == 0) /* AT_EMPTY_PATH: the base itself, a plain object by its path */
 		return false;
-	if (atomic)
-		return true;
+	if (atomic) /* what the dcache tells without sleeping; the rest is the hook's */
+		return buf[0] != '/' && !strchr(buf, '/') ?
+			       kmv_single_name_plain_rcu(regs, dirfd_arg, buf) != 1 :
+			       !kmv_walk_cached_rcu(kt, full);
 	if (buf[0] != '/' && !strchr(buf, '/')) {
 		int plain = kmv_single_name_plain(regs, dirfd_arg, buf, n);
 
@@ -2001,6 +2070,7 @@ static int __init kmv_init(void)
 
 	real_x64_sys_call = (x64_sys_call_t)kmv_lookup("x64_sys_call");
 	real_ptrace_may_access = (ptrace_may_access_t)kmv_lookup("ptrace_may_access");
+	real_d_lookup_rcu = (d_lookup_rcu_t)kmv_lookup("__d_lookup_rcu"); /* optional */
 	if (!real_x64_sys_call || !real_ptrace_may_access) {
 		pr_err("kmview: x64_sys_call or ptrace_may_access not found (needs 6.1.85+)\n");
 		return -ENOENT;
