@@ -344,6 +344,19 @@ bool InPrefixes(const PrefilterRules& rules, const char* path) {
   return false;
 }
 
+// InPrefixes for a path the call names absolutely (or reached from one by a symlink's walk):
+// a plain bind's host path is not a prefix there (PrefilterRules::absolute_prefixes).
+bool InAbsolutePrefixes(const PrefilterRules& rules, const char* path) {
+  if (!rules.absolute_prefixes_set) return InPrefixes(rules, path);
+  for (const std::string& p : rules.absolute_prefixes) {
+    if (p == "/") return true;
+    if (strncmp(path, p.data(), p.size()) == 0 && (path[p.size()] == 0 || path[p.size()] == '/')) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // Is path a proper ancestor of a prefix?
 bool AbovePrefix(const PrefilterRules& rules, const char* path) {
   size_t len = strlen(path);
@@ -641,7 +654,7 @@ bool WalkStaysOutside(const PrefilterRules& rules, const Relative& rel, bool nof
       continue;
     }
     std::string next = cur == "/" ? "/" + name : cur + "/" + name;
-    if (InPrefixes(rules, next.c_str())) return false;
+    if (InAbsolutePrefixes(rules, next.c_str())) return false;
     if (todo.empty() && nofollow) return true;
     ssize_t n = readlink(next.c_str(), target, sizeof target - 1);
     if (n < 0) {
@@ -656,7 +669,7 @@ bool WalkStaysOutside(const PrefilterRules& rules, const Relative& rel, bool nof
     if (target[0] == '/') cur = "/";
     push_names(target);
   }
-  return !InPrefixes(rules, cur.c_str());
+  return !InAbsolutePrefixes(rules, cur.c_str());
 }
 
 bool PathInside(ProcDirs& dirs, const PrefilterRules& rules, pid_t tid, long nr,
@@ -664,7 +677,7 @@ bool PathInside(ProcDirs& dirs, const PrefilterRules& rules, pid_t tid, long nr,
   char full[PATH_MAX];
   Relative rel;
   if (LexicalPath(dirs, rules, tid, nr, args, dirfd_arg, path_arg, full, &rel) &&
-      !InPrefixes(rules, full)) {
+      !(rel.relative ? InPrefixes(rules, full) : InAbsolutePrefixes(rules, full))) {
     return !WalkStaysOutside(rules, rel, LastNotFollowed(nr, args, i), &dirs.walk);
   }
   // Inside a prefix lexically, but starting in a directory the view shows as the host does and
@@ -683,9 +696,9 @@ bool PathInside(ProcDirs& dirs, const PrefilterRules& rules, pid_t tid, long nr,
 // common case the lexical rule would miss: /lib64/ld-linux-x86-64.so.2 is a symlink into
 // /lib/x86_64-linux-gnu, which a view may well bind.
 bool InterpreterOutside(const PrefilterRules& rules, char* name) {
-  if (name[0] != '/' || !Normalize(rules, name) || InPrefixes(rules, name)) return false;
+  if (name[0] != '/' || !Normalize(rules, name) || InAbsolutePrefixes(rules, name)) return false;
   char real[PATH_MAX];
-  return realpath(name, real) != nullptr && !InPrefixes(rules, real);
+  return realpath(name, real) != nullptr && !InAbsolutePrefixes(rules, real);
 }
 
 // execve of a program at `path` (absolute, normalized, outside every prefix): whether the kernel
@@ -1108,8 +1121,8 @@ bool Outside(ProcDirs& dirs, const PrefilterRules& rules, pid_t tid, long nr,
     char path[PATH_MAX];
     Relative rel;
     return rules.exec && LexicalPath(dirs, rules, tid, nr, args, -1, 0, path, &rel) &&
-           !InPrefixes(rules, path) && WalkStaysOutside(rules, rel, false, &dirs.walk) &&
-           ExecOutside(rules, path);
+           !(rel.relative ? InPrefixes(rules, path) : InAbsolutePrefixes(rules, path)) &&
+           WalkStaysOutside(rules, rel, false, &dirs.walk) && ExecOutside(rules, path);
   }
   PrefilterPathArgs pa;
   if (!PrefilterPathCall(nr, &pa)) return false;
@@ -1185,6 +1198,19 @@ void PreparePrefilterBinds(PrefilterRules* rules) {
     if (ok) rules->host_dirs[i] = open(b.host.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
     rules->plain_walk[i] = ok && rules->host_dirs[i] >= 0;
   }
+  // Absolute paths: every prefix but a bind's host path that is nothing else (no bind's view,
+  // no other mount).
+  rules->absolute_prefixes.clear();
+  for (const std::string& p : rules->prefixes) {
+    bool host_only = false, other = false;
+    for (const PrefilterBind& b : rules->binds) {
+      host_only |= p == b.host;
+      other |= p == b.view;
+    }
+    for (const std::string& m : rules->mounts) other |= p == m;
+    if (!host_only || other) rules->absolute_prefixes.push_back(p);
+  }
+  rules->absolute_prefixes_set = true;
 }
 
 struct NotifyPrefilter::State {

@@ -51,6 +51,11 @@ struct PrefilterRules {
   std::vector<bool> plain_walk;
   // Per bind: its host path opened O_PATH (-1 where !plain_walk), closed with the rules.
   std::vector<int> host_dirs;
+  // The prefixes an absolute path is compared with (PreparePrefilterBinds; until then all of
+  // them): a plain bind's host path is a prefix only for the cwds and descriptors the plugin
+  // takes for its view path; named by an absolute path it is the host's, like any outside path.
+  std::vector<std::string> absolute_prefixes;
+  bool absolute_prefixes_set = false;
 
   PrefilterRules() = default;
   PrefilterRules(const PrefilterRules&) = delete;

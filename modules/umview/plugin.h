@@ -262,7 +262,9 @@ class Host {
   // host resolves without leaving that directory (no ".." above it, no symlink out of it), and
   // answers reads of attributes (stat family, access, readlink, getxattr), opens of existing
   // files and directories and getcwd at absolute paths below `view` itself, on the host path,
-  // for threads with umview's ids, label, namespaces and root.
+  // for threads with umview's ids, label, namespaces and root. A path named absolutely below
+  // `host` (and below no other prefix) is the host's file for the plugin, like any path outside
+  // its prefixes: such calls run unseen (`host` is a prefix only for cwds and descriptors).
   // Renames are left to the plugin. An empty list withdraws the declaration.
   virtual void SetPrefilterBinds(std::vector<PrefilterBind> binds) { (void)binds; }
   // Whether the engine's path prefilter also follows symlinks: a path call it lets run unseen

@@ -279,6 +279,37 @@ TEST_F(PrefilterDecision, RelativePathsBelowABindsHostPathRunWhereTheHostAgrees)
   close(sub);
 }
 
+// A plain bind's host path named by an absolute path is the host's file in the view too (only a
+// cwd or descriptor there stands for the bind's view path): such calls run unseen, and so does
+// a symlink outside that leads there. Where the host path is also another mount's view path,
+// or under one, it stays seen; relative paths and descriptors are decided as before.
+TEST_F(PrefilterDecision, AbsolutePathsBelowABindsHostPathRunUnseen) {
+  const std::string src = PlainBind();
+  rules_.mounts = {"/proc"};
+  ASSERT_EQ(symlink((src + "/sub").c_str(), (top_ + "/other/to-src").c_str()), 0);
+  EXPECT_FALSE(Stat(AT_FDCWD, (src + "/sub/f").c_str()));  // before PreparePrefilterBinds
+  PreparePrefilterBinds(&rules_);
+  EXPECT_TRUE(Stat(AT_FDCWD, (src + "/sub/f").c_str()));
+  EXPECT_TRUE(Stat(AT_FDCWD, src.c_str()));
+  EXPECT_TRUE(Stat(AT_FDCWD, (top_ + "/other/to-src/f").c_str()));
+  EXPECT_FALSE(Stat(AT_FDCWD, (src + "/sub/../sub/f").c_str()));  // ".." in it: the plugins'
+  EXPECT_FALSE(Stat(AT_FDCWD, (src + "/up/mnt/x").c_str()));      // a link into the view path
+  EXPECT_FALSE(Stat(AT_FDCWD, (inside_ + "/sub/f").c_str()));     // the view path itself
+  ASSERT_EQ(chdir(src.c_str()), 0);
+  EXPECT_FALSE(Stat(AT_FDCWD, "abs"));    // relative: as before
+  EXPECT_FALSE(OnFd(SYS_getcwd, -1));     // the cwd there is the view's path
+  rules_.mounts.push_back(src + "/sub");  // another mount at a path below it
+  rules_.prefixes.push_back(src + "/sub");
+  PreparePrefilterBinds(&rules_);
+  EXPECT_FALSE(Stat(AT_FDCWD, (src + "/sub/f").c_str()));
+  rules_.mounts = {"/proc"};
+  rules_.prefixes.pop_back();
+  rules_.prefixes.push_back(src);  // the same path as another bind's view
+  rules_.binds.push_back({src, top_ + "/other"});
+  PreparePrefilterBinds(&rules_);
+  EXPECT_FALSE(Stat(AT_FDCWD, (src + "/sub/f").c_str()));
+}
+
 // Reads of attributes at an absolute path inside a plain bind are answered by the prefilter on
 // the host path, results in the caller's memory; where the view's walk may differ (a symlink
 // out, a mount below), or for other calls, they are left to the plugins.

@@ -132,6 +132,27 @@ TEST_F(VfsPrefilter, OnByDefaultWithThePtraceEngine) {
   }
 }
 
+// The bind's source named by its host path is the host's, in the view as outside it: calls by
+// absolute path there run unseen — as many stops as the same commands on a twin directory
+// outside (the stops both make are the programs' own: fstat of a pipe...) — and show what they
+// show without the prefilter; a cwd entered there is still the view's path.
+TEST_F(VfsPrefilter, TheSourceByItsHostPathRunsUnseen) {
+  Put(out_ + "/twin/x", "X\n");
+  Put(out_ + "/twin/sub/y", "Y\n");
+  auto cmd = [](const std::string& d) {
+    return "cat " + d + "/x; stat -c %s " + d + "/sub/y; ls " + d + "; cat " + d + "/sub/y";
+  };
+  RunResult plain = ShIn(Plain(), cmd(src_) + "; cd " + src_ + "/sub && /bin/pwd");
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_EQ(plain.out, "X\n2\nsub\nx\nY\n" + dst_ + "/sub\n");
+  RunResult pf = ShIn(Pf(), cmd(src_) + "; cd " + src_ + "/sub && /bin/pwd");
+  EXPECT_EQ(pf.out, plain.out) << pf.err;
+  RunResult source = ShIn(Stats(Pf()), cmd(src_)), twin = ShIn(Stats(Pf()), cmd(out_ + "/twin"));
+  ASSERT_EQ(source.exit_code, 0) << source.err;
+  EXPECT_EQ(StatsColumn(source.err, "total calls", 1), StatsColumn(twin.err, "total calls", 1))
+      << source.err << twin.err;
+}
+
 TEST_F(VfsPrefilter, CwdDescriptorsAndDotDotInsideTheBindReachViewfs) {
   RunResult r = RunUmview([&] {
     auto a = Pf();
