@@ -687,8 +687,10 @@ bool PathInside(ProcDirs& dirs, const PrefilterRules& rules, pid_t tid, long nr,
       nr == SYS_renameat2 || !MirroredDir(rules, rel.base)) {
     return true;
   }
-  return rel.path[0] != 0 &&
-         !ResolvesBeneath(dirs, tid, rel.dirfd, rel.path, LastNotFollowed(nr, args, i));
+  // A single name the call does not follow cannot leave the directory: no walk to check.
+  const bool nofollow = LastNotFollowed(nr, args, i);
+  if (nofollow && strchr(rel.path, '/') == nullptr && strcmp(rel.path, "..") != 0) return false;
+  return rel.path[0] != 0 && !ResolvesBeneath(dirs, tid, rel.dirfd, rel.path, nofollow);
 }
 
 // An interpreter the kernel will open by this name (absolute): outside if neither the name nor

@@ -248,6 +248,10 @@ TEST_F(PrefilterDecision, RelativePathsBelowABindsHostPathRunWhereTheHostAgrees)
                       0,
                       0};
   EXPECT_TRUE(PrefilterOutside(rules_, getpid(), SYS_newfstatat, args));
+  args[1] = reinterpret_cast<uint64_t>("..");  // not followed, yet it leaves the directory
+  EXPECT_FALSE(PrefilterOutside(rules_, getpid(), SYS_newfstatat, args));
+  args[1] = reinterpret_cast<uint64_t>("missing");
+  EXPECT_TRUE(PrefilterOutside(rules_, getpid(), SYS_newfstatat, args));
   args[0] = reinterpret_cast<uint64_t>("abs");
   EXPECT_TRUE(PrefilterOutside(rules_, getpid(), SYS_lstat, args));
   EXPECT_FALSE(PrefilterOutside(rules_, getpid(), SYS_stat, args));
