@@ -296,6 +296,21 @@ TEST_F(VfsPrefilter, HostSymlinkIntoTheBindIsFollowedInTheView) {
   EXPECT_GE(StatsColumn(out.err, "openat", 5), 4) << out.err;
 }
 
+// A directory reached through a host symlink that stays outside (T/out/vlnk -> ../view) is
+// checked once and kept; a name in it that is a mount point in the view (data) is still the
+// view's: ls lists the bind's source, not the host's directory.
+TEST_F(VfsPrefilter, MountPointBehindASymlinkedDirectoryIsTheViews) {
+  Put(t_.path() + "/view/file0", "0\n");
+  ASSERT_EQ(symlink("../view", (out_ + "/vlnk").c_str()), 0);
+  const std::string cmd = "ls " + out_ + "/vlnk/file0 " + out_ + "/vlnk/data; cat " + out_ +
+                          "/vlnk/file0 " + out_ + "/vlnk/data/x";
+  RunResult plain = ShIn(Plain(), cmd);
+  EXPECT_EQ(plain.out, out_ + "/vlnk/file0\n\n" + out_ + "/vlnk/data:\nsub\nx\n0\nX\n")
+      << plain.err;
+  RunResult pf = ShIn(Pf(), cmd);
+  EXPECT_EQ(pf.out, plain.out) << pf.err;
+}
+
 TEST_F(VfsPrefilter, MountsChangedAtRunTimeAreInForceForTheNextCall) {
   Put(t_ / "pf2/file", "host-pf2\n");
   const std::string umctl = UmviewBin().substr(0, UmviewBin().rfind('/')) + "/umctl";
