@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "core/log.h"
+#include "core/notify_prefilter.h"
 #include "kernel/include/kmview.h"
 
 namespace umview {
@@ -438,7 +439,15 @@ void KmviewEngine::SyncPrefixes() {
   std::vector<std::string> prefixes;
   std::string buf;
   if (!config_.trap_all && client_->PathPrefixes(&prefixes)) {
-    for (const auto& p : prefixes) buf.append(p).push_back('\0');
+    // A plain bind's host path counts only through cwds and descriptors (ABI 4), as in the
+    // ptrace engine's prefilter (PrefilterRules::absolute_prefixes).
+    std::vector<std::string> mounts;
+    std::vector<PrefilterBind> binds;
+    if (abi_ >= 4) binds = client_->PrefilterBinds(&mounts);
+    for (const auto& p : prefixes) {
+      if (BaseOnlyPrefix(p, binds, mounts)) buf.push_back(KMVIEW_PREFIX_BASE_ONLY);
+      buf.append(p).push_back('\0');
+    }
   }
   kmview_prefixes kp{};
   kp.buf = reinterpret_cast<uintptr_t>(buf.data());

@@ -1200,19 +1200,21 @@ void PreparePrefilterBinds(PrefilterRules* rules) {
     if (ok) rules->host_dirs[i] = open(b.host.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
     rules->plain_walk[i] = ok && rules->host_dirs[i] >= 0;
   }
-  // Absolute paths: every prefix but a bind's host path that is nothing else (no bind's view,
-  // no other mount).
   rules->absolute_prefixes.clear();
   for (const std::string& p : rules->prefixes) {
-    bool host_only = false, other = false;
-    for (const PrefilterBind& b : rules->binds) {
-      host_only |= p == b.host;
-      other |= p == b.view;
-    }
-    for (const std::string& m : rules->mounts) other |= p == m;
-    if (!host_only || other) rules->absolute_prefixes.push_back(p);
+    if (!BaseOnlyPrefix(p, rules->binds, rules->mounts)) rules->absolute_prefixes.push_back(p);
   }
   rules->absolute_prefixes_set = true;
+}
+
+bool BaseOnlyPrefix(const std::string& p, const std::vector<PrefilterBind>& binds,
+                    const std::vector<std::string>& mounts) {
+  bool host = false;
+  for (const PrefilterBind& b : binds) {
+    if (p == b.view) return false;
+    host |= p == b.host;
+  }
+  return host && std::find(mounts.begin(), mounts.end(), p) == mounts.end();
 }
 
 struct NotifyPrefilter::State {

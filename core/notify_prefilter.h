@@ -63,6 +63,12 @@ struct PrefilterRules {
   ~PrefilterRules();
 };
 
+// Whether prefix p is only a plain bind's host path (no bind's view path, not among the other
+// mounts): a prefix for cwds and descriptors there, not for paths named absolutely
+// (PrefilterRules::absolute_prefixes; kmview's KMVIEW_PREFIX_BASE_ONLY).
+bool BaseOnlyPrefix(const std::string& p, const std::vector<PrefilterBind>& binds,
+                    const std::vector<std::string>& mounts);
+
 // Fills rules->plain_walk (looks at the host's directories: on the tracer thread, whenever the
 // rules change).
 void PreparePrefilterBinds(PrefilterRules* rules);

@@ -500,18 +500,25 @@ static void kmv_normalize(char *path)
 }
 
 /* Is path at or under one of the prefixes? */
-static bool kmv_in_prefixes(const struct kmv_prefixes *pf, const char *path)
+static bool kmv_in_prefixes(const struct kmv_prefixes *pf, const char *path, bool absolute)
 {
 	const char *p = pf->s, *end = pf->s + pf->len;
 
 	while (p < end) {
 		size_t n = strlen(p);
+		const char *q = p;
 
-		if (n == 1 && p[0] == '/')
-			return true;
-		if (!strncmp(path, p, n) && (path[n] == 0 || path[n] == '/'))
-			return true;
 		p += n + 1;
+		if (*q == KMVIEW_PREFIX_BASE_ONLY) { /* ABI 4: not for paths named absolutely */
+			if (absolute || n == 1)
+				continue;
+			q++;
+			n--;
+		}
+		if (n == 1 && q[0] == '/')
+			return true;
+		if (!strncmp(path, q, n) && (path[n] == 0 || path[n] == '/'))
+			return true;
 	}
 	return false;
 }
@@ -526,10 +533,15 @@ static bool kmv_above_prefix(const struct kmv_prefixes *pf, const char *path)
 		return true;
 	while (p < end) {
 		size_t n = strlen(p);
+		const char *q = p;
 
-		if (n > len && !strncmp(p, path, len) && p[len] == '/')
-			return true;
 		p += n + 1;
+		if (*q == KMVIEW_PREFIX_BASE_ONLY) {
+			q++;
+			n--;
+		}
+		if (n > len && !strncmp(q, path, len) && q[len] == '/')
+			return true;
 	}
 	return false;
 }
@@ -620,15 +632,18 @@ fault:
 	return -1;
 }
 
-/* Is path (absolute, normalized) at or under one of tr's prefixes (or has tr none)? */
-static bool kmv_under_prefix(struct kmv_tracer *tr, const char *path)
+/*
+ * Is path (absolute, normalized) at or under one of tr's prefixes (or has tr none)? absolute:
+ * the call named it absolutely, or a symlink's walk led there (base-only prefixes do not count).
+ */
+static bool kmv_under_prefix(struct kmv_tracer *tr, const char *path, bool absolute)
 {
 	const struct kmv_prefixes *pf;
 	bool inside;
 
 	rcu_read_lock();
 	pf = rcu_dereference(tr->prefixes);
-	inside = !pf || kmv_in_prefixes(pf, path);
+	inside = !pf || kmv_in_prefixes(pf, path, absolute);
 	rcu_read_unlock();
 	return inside;
 }
@@ -699,7 +714,7 @@ static bool kmv_walk_outside(struct kmv_tracer *tr, char *cur, char *alt, const 
 				path_put(&p);
 			if (links)
 				kmv_normalize_dotdot(cur);
-			return !links || !kmv_under_prefix(tr, cur);
+			return !links || !kmv_under_prefix(tr, cur, true);
 		}
 		if (++links > KMV_MAX_LINKS)
 			return false;
@@ -730,7 +745,8 @@ static bool kmv_walk_outside(struct kmv_tracer *tr, char *cur, char *alt, const 
 			/* The host passes this symlink: it must lie outside. */
 			strscpy(alt, cur, PATH_MAX);
 			kmv_normalize_dotdot(alt);
-			if (kmv_under_prefix(tr, alt) || p.dentry->d_sb->s_magic == PROC_SUPER_MAGIC) {
+			if (kmv_under_prefix(tr, alt, true) ||
+			    p.dentry->d_sb->s_magic == PROC_SUPER_MAGIC) {
 				path_put(&p);
 				*e = saved;
 				return false;
@@ -1006,7 +1022,7 @@ static bool kmv_path_inside(struct kmv_task *kt, struct kmv_tracer *tr,
 	}
 	if (scan)
 		kmv_normalize(full);
-	if (kmv_under_prefix(tr, full))
+	if (kmv_under_prefix(tr, full, buf[0] == '/'))
 		return true;
 	if (buf[0] != '/' && n == 0) /* AT_EMPTY_PATH: the base itself, a plain object by its path */
 		return false;
@@ -1061,7 +1077,7 @@ static bool kmv_fd_wanted(struct kmv_tracer *tr, const struct pt_regs *regs, lon
 		return true;
 	rcu_read_lock();
 	pf = rcu_dereference(tr->prefixes);
-	wanted = !pf || kmv_in_prefixes(pf, b) || (!cwd && kmv_above_prefix(pf, b));
+	wanted = !pf || kmv_in_prefixes(pf, b, false) || (!cwd && kmv_above_prefix(pf, b));
 	rcu_read_unlock();
 	return wanted;
 }

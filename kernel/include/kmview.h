@@ -12,8 +12,9 @@
 /* 2 added KMVIEW_IOC_FD_PREFILTER, KMVIEW_IOC_MARKED_BITMAP, KMVIEW_IOC_MARK and the empty-path
  * rule of the path prefilter; a tracer built for ABI 1 works unchanged with it.
  * 3: the path prefilter lets a call run unseen only if the walk of its path meets no symlink (it
- * was lexical); nothing else changed. */
-#define KMVIEW_ABI_VERSION 3
+ * was lexical); nothing else changed.
+ * 4: prefixes may be base-only (KMVIEW_PREFIX_BASE_ONLY); a tracer that sends none sees no change. */
+#define KMVIEW_ABI_VERSION 4
 #define KMVIEW_NR_BITMAP 512 /* syscall numbers covered by the bitmap; higher ones always report */
 
 /* Event types, read() from the device in whole struct kmview_event units. */
@@ -106,7 +107,12 @@ struct kmview_config {
  * An empty list (the default) disables the prefilter. Prefixes are absolute, NUL-separated,
  * without trailing '/', total length len. An empty path (AT_EMPTY_PATH) names the dirfd's file
  * (or the cwd) itself, and counts as inside unless that is a directory or regular file outside
- * every prefix (ABI 2; ABI 1 counted every empty path as inside). */
+ * every prefix (ABI 2; ABI 1 counted every empty path as inside). A prefix written with a
+ * leading KMVIEW_PREFIX_BASE_ONLY (ABI 4) counts only for paths reached through the cwd or a
+ * dirfd (relative ones) and for descriptor calls, not for a path the call names absolutely nor
+ * for where a symlink leads: a bind's source, which the view shows as the host does when named
+ * by its own path, and takes for the bind's view path as a cwd or directory descriptor. */
+#define KMVIEW_PREFIX_BASE_ONLY '='
 struct kmview_prefixes {
   __u64 buf;
   __u32 len;

@@ -305,6 +305,9 @@ static int t_paths(void* a) {
   for (int i = 0; i < 4; i++) stat("//view/./file", &st);         // inside, once normalized
   for (int i = 0; i < 2; i++) stat("/etc/../view/file", &st);     // "..": reported
   for (int i = 0; i < 6; i++) stat("/etc/./passwd", &st);         // outside
+  for (int i = 0; i < 3; i++) stat("/src/file", &st);             // base-only prefix: outside
+  TRACEE_CHECK(chdir("/src") == 0);
+  for (int i = 0; i < 2; i++) fstatat(AT_FDCWD, "file", &st, 0);  // through the cwd: inside
   TRACEE_CHECK(chdir("/view") == 0);                              // chdir: inside (1)
   for (int i = 0; i < 5; i++) fstatat(AT_FDCWD, "file", &st, 0);  // relative, inside
   for (int i = 0; i < 3; i++) fstatat(AT_FDCWD, "../etc/passwd", &st, 0);  // "..": reported
@@ -315,15 +318,17 @@ static int t_paths(void* a) {
 static int test_path_prefilter(void) {
   int nrs[] = {SYS_stat, SYS_newfstatat, SYS_chdir, SYS_openat}, n;
   int fd = tracer(nrs, 4, 0);
-  static const char prefixes[] = "/view\0/mnt/x";
+  static const char prefixes[] = "/view\0/mnt/x\0=/src";
   struct kmview_prefixes px = {(uintptr_t)prefixes, sizeof prefixes, 0};
   CHECK(ioctl(fd, KMVIEW_IOC_PREFIXES, &px) == 0);
   mkdir("/view", 0755);
+  mkdir("/src", 0755);
   close(open("/view/file", O_CREAT | O_WRONLY, 0644));
+  close(open("/src/file", O_CREAT | O_WRONLY, 0644));
   pid_t p = spawn(&fd, 1, t_paths, NULL);
   CHECK(drain(fd, &n) == 0);
-  snprintf(why, sizeof why, "entries %d, expected 35", n);
-  CHECK(n == 20 + 4 + 2 + 1 + 5 + 3);
+  snprintf(why, sizeof why, "entries %d, expected 37", n);
+  CHECK(n == 20 + 4 + 2 + 2 + 1 + 5 + 3);
   CHECK(reaped_ok(p));
   close(fd);
   return 0;

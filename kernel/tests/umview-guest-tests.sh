@@ -67,6 +67,15 @@ def=$(openat_stops "")
 off=$(openat_stops ",prefilter=off")
 [ "${def:-0}" -eq 0 ] && [ "${off:-0}" -gt 0 ] && echo "PASS prefilter_default_on_kmview" ||
   fail "prefilter_default_on_kmview: openat stops $def by default, $off with prefilter=off"
+# The bind's source named by its host path is the host's (ABI 4, a base-only prefix): no stop;
+# a cwd entered there is still the view's path.
+src_stops() { "$b/umview" --stats -e kmview -p "viewfs,bind=/srcdir:/pfview$1" -- cat /srcdir/file \
+  2>&1 >/dev/null | awk '$1 == "openat" { print $2 }'; }
+on=$(src_stops "") off=$(src_stops ",prefilter=off")
+out=$("$b/umview" -e kmview -p viewfs,bind=/srcdir:/pfview -- sh -c 'cat /srcdir/file; cd /srcdir && /bin/pwd' 2>&1)
+[ "${on:-0}" -eq 0 ] && [ "${off:-0}" -gt 0 ] && [ "$out" = "hello-kmview
+/pfview" ] && echo "PASS prefilter_source_by_host_path" ||
+  fail "prefilter_source_by_host_path: openat stops $on ($off with prefilter=off), output '$out'"
 out=$("$b/umview" $pf -- "$b/umctl" info 2>&1)
 case "$out" in *"engine: kmview"*) echo "PASS prefilter_control_call" ;;
   *) fail "prefilter_control_call: $out" ;; esac
