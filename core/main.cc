@@ -326,8 +326,8 @@ int Main(int argc, char** argv) {
   }
   if (!cl.engine_given && !view.engine.empty()) cl.engine = view.engine;
 
-  // A view with nothing to serve runs untraced (PtraceEngine::StartUntraced): "auto" does not
-  // attach it to kmview either.
+  // A view with nothing to serve runs untraced (PtraceEngine::StartUntraced), on any engine:
+  // "-e kmview" only checks that the module is there.
   const char* trace_idle = getenv("UMVIEW_TRACE_IDLE");
   const bool idle = view.plugins.empty() && !cl.stats && !cl.kill_on_exit &&
                     !(trace_idle && strcmp(trace_idle, "1") == 0);
@@ -335,7 +335,9 @@ int Main(int argc, char** argv) {
   if (cl.engine == "kmview" || (cl.engine == "auto" && !idle)) {
     std::string why;
     int dev = OpenKmview(&why);
-    if (dev >= 0) {
+    if (dev >= 0 && idle) {
+      close(dev);
+    } else if (dev >= 0) {
       engine = MakeKmviewEngine(dev);
     } else if (cl.engine == "kmview") {
       fprintf(stderr, "umview: engine 'kmview' needs the kmview kernel module (%s)\n", why.c_str());

@@ -23,6 +23,10 @@ out=$("$b/umview" -- /kmbench info 2>&1)
 out=$(UMVIEW_TRACE_IDLE=1 "$b/umview" -- /kmbench info 2>&1)
 case "$out" in "tracers 1 tasks "[1-9]*) echo "PASS idle_view_traced_on_request" ;;
   *) fail "idle_view_traced_on_request: $out" ;; esac
+# Asked for by name, kmview must be there, yet a view with nothing to serve still runs untraced.
+out=$("$b/umview" -e kmview -- /kmbench info 2>&1)
+[ "$out" = "tracers 0 tasks 0" ] && echo "PASS idle_view_untraced_on_named_engine" ||
+  fail "idle_view_untraced_on_named_engine: $out"
 
 # A bind through viewfs on kmview; then kmstrace nested after it (inside the view) sees the path
 # the program passed and the result it got, and nested before it (outside) the rewritten path.
