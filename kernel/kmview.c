@@ -213,14 +213,14 @@ static void kmv_task_put(struct kmv_task *kt)
 static void kmv_wc_expire(struct work_struct *work)
 {
 	struct kmv_task *kt = container_of(to_delayed_work(work), struct kmv_task, wc_work);
-	unsigned long due = 0;
+	unsigned long due, now = jiffies;
 	struct path old = {};
 
 	spin_lock(&kt->wc_lock);
 	if (kt->wc_dir.dentry) {
 		due = kt->wc_stamp + msecs_to_jiffies(KMV_WALK_CACHE_MS);
-		if (!kt->wc_exited && time_before(jiffies, due)) {
-			queue_delayed_work(kmv_wq, &kt->wc_work, due - jiffies);
+		if (!kt->wc_exited && time_before(now, due)) {
+			queue_delayed_work(kmv_wq, &kt->wc_work, due - now);
 			spin_unlock(&kt->wc_lock);
 			return;
 		}
