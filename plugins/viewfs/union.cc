@@ -84,36 +84,85 @@ int CopyFile(const std::string& from, const std::string& to, const struct stat& 
 
 }  // namespace
 
-LayerHit LocateInUnion(const Mount& m, const std::string& rel) {
+namespace {
+
+// The first lower layer that has rel, if no opaque upper directory hides them.
+void FindInLowers(const Mount& m, const std::string& rel, LayerHit* h) {
+  if (h->lowers_hidden) return;
+  for (const auto& l : m.lowers) {
+    std::string p = l + rel;
+    struct stat st;
+    if (Exists(p, &st)) {
+      h->in_lower = true;
+      if (!h->exists) {
+        h->exists = true;
+        h->host = p;
+        h->mode = st.st_mode;
+      }
+      return;
+    }
+  }
+}
+
+bool StrictlyBelow(const std::string& rel, const std::string& dir) {
+  return rel.size() > dir.size() && rel.compare(0, dir.size(), dir) == 0 && rel[dir.size()] == '/';
+}
+
+}  // namespace
+
+LayerHit LocateInUnion(const Mount& m, const std::string& rel, const LayerHit* above) {
   LayerHit h;
+  h.mount = &m;
   h.host = m.src + rel;
-  bool lowers_visible = true;
-  std::string up = m.src;
   auto comps = Components(rel);
+  for (const auto& c : comps) {
+    if (IsWhiteoutName(c)) {
+      h.whiteout = true;
+      return h;
+    }
+  }
+  // Below a directory the upper layer lacks, the upper layer has nothing (no copy, whiteout
+  // or opaque marker): only the lower layers are looked at. A walk passes each component's
+  // hit to the next, so a path in a tree only the lower layer has costs one lstat a name.
+  if (above != nullptr && above->mount == &m && !above->upper_gap.empty() &&
+      StrictlyBelow(rel, above->upper_gap)) {
+    h.upper_gap = above->upper_gap;
+    h.lowers_hidden = above->lowers_hidden;
+    FindInLowers(m, rel, &h);
+    return h;
+  }
+  // Whiteouts and opaque markers are files in the upper layer's directories. Where the upper
+  // layer lacks a directory of the path, nothing below it is there either: the look-up stops
+  // at the first one it does not have. When the name itself is in the upper layer, so is
+  // every directory above it: no such check.
+  struct stat upper_st;
+  const bool in_upper = Exists(h.host, &upper_st);
+  std::string up = m.src;
   for (size_t i = 0; i < comps.size(); ++i) {
-    if (IsWhiteoutName(comps[i]) || Exists(up + "/.wh." + comps[i])) {
+    if (Exists(up + "/.wh." + comps[i])) {
       h.whiteout = true;
       return h;
     }
     up += "/" + comps[i];
-    if (i + 1 < comps.size() && Exists(up + "/" + kOpaque)) lowers_visible = false;
-  }
-  if (Exists(h.host)) {
-    h.exists = h.in_upper = true;
-  }
-  if (lowers_visible) {
-    for (const auto& l : m.lowers) {
-      std::string p = l + rel;
-      if (Exists(p)) {
-        h.in_lower = true;
-        if (!h.exists) {
-          h.exists = true;
-          h.host = p;
-        }
+    if (i + 1 == comps.size()) break;
+    if (!in_upper) {
+      struct stat st;
+      if (lstat(up.c_str(), &st) != 0 ? errno == ENOENT
+                                      : !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode)) {
+        // What is below `up` fails with ENOENT or ENOTDIR there.
+        h.upper_gap = up.substr(m.src.size());
         break;
       }
     }
+    if (Exists(up + "/" + kOpaque)) h.lowers_hidden = true;
   }
+  if (in_upper) {
+    h.exists = h.in_upper = true;
+    h.mode = upper_st.st_mode;
+  } else if (h.upper_gap.empty()) {
+    h.upper_gap = rel;  // its directory is there, it is not
+  }
+  FindInLowers(m, rel, &h);
   return h;
 }
 
@@ -141,7 +190,7 @@ int EnsureUpperParents(const Mount& m, const std::string& rel) {
 }
 
 int CopyUp(const Mount& m, const std::string& rel) {
-  LayerHit h = LocateInUnion(m, rel);
+  LayerHit h = LocateInUnion(m, rel, nullptr);
   if (!h.exists) return -ENOENT;
   if (h.in_upper) return 0;
   int rc = EnsureUpperParents(m, rel);
@@ -196,20 +245,19 @@ int MarkOpaque(const Mount& m, const std::string& rel) {
 }
 
 std::vector<UnionEntry> ListUnion(const Mount& m, const std::string& rel) {
+  return ListUnion(m, rel, LocateInUnion(m, rel, nullptr));
+}
+
+std::vector<UnionEntry> ListUnion(const Mount& m, const std::string& rel, const LayerHit& h) {
   std::vector<UnionEntry> out;
   std::set<std::string> seen = {".", ".."}, whiteouts;
-  LayerHit h = LocateInUnion(m, rel);
   if (h.whiteout) return out;
-  std::vector<std::string> layers = {m.src + rel};
-  bool opaque = Exists(m.src + rel + "/" + kOpaque);
-  // A lower directory shows only if no upper directory above it is opaque.
-  if (!opaque) {
-    std::string up = m.src;
-    for (const auto& c : Components(Parent(rel) + "/x")) {
-      if (c == "x") break;
-      up += "/" + c;
-      if (Exists(up + "/" + kOpaque)) opaque = true;
-    }
+  // A lower directory shows only if neither the upper directory nor one above it is opaque.
+  std::vector<std::string> layers;
+  bool opaque = h.lowers_hidden;
+  if (h.in_upper) {
+    layers.push_back(m.src + rel);
+    opaque = opaque || Exists(m.src + rel + "/" + kOpaque);
   }
   if (!opaque) {
     for (const auto& l : m.lowers) layers.push_back(l + rel);
@@ -220,7 +268,7 @@ std::vector<UnionEntry> ListUnion(const Mount& m, const std::string& rel) {
     while (struct dirent* e = readdir(d)) {
       std::string name = e->d_name;
       if (IsWhiteoutName(name)) {
-        if (i == 0 && name != kOpaque) whiteouts.insert(name.substr(4));
+        if (i == 0 && h.in_upper && name != kOpaque) whiteouts.insert(name.substr(4));
         continue;
       }
       if (seen.count(name) || whiteouts.count(name)) continue;

@@ -706,11 +706,12 @@ class ViewFs final : public Plugin {
     return {false, true};
   }
 
-  // Where view path v is on the host: the mount table, then the layers of a union.
-  Place Locate(const std::string& v, LayerHit* layer = nullptr) {
+  // Where view path v is on the host: the mount table, then the layers of a union. above: the
+  // layers of a directory above v looked up in the same call (LocateInUnion), or null.
+  Place Locate(const std::string& v, LayerHit* layer = nullptr, const LayerHit* above = nullptr) {
     Place p = table_.Find(v);
     if (p.mount != nullptr && p.mount->kind == MountKind::kUnion) {
-      LayerHit h = LocateInUnion(*p.mount, p.rel);
+      LayerHit h = LocateInUnion(*p.mount, p.rel, above);
       p.host = h.host;
       p.translated = p.host != v;
       if (h.whiteout) p.hidden = true;
@@ -721,8 +722,12 @@ class ViewFs final : public Plugin {
 
   // The view path of the directory a relative path starts from; "" with *err on failure.
   // With cached_fd, a directory descriptor's path may come from the cache: *cached_fd is then
-  // umview's duplicate of that very directory (else -1).
-  std::string Base(Call& call, int dirfd, int* err, int* cached_fd = nullptr) {
+  // umview's duplicate of that very directory (else -1). With kernel_base, also the host path
+  // of the directory the kernel starts from (where the cwd or descriptor is open: in a union,
+  // the layer it was opened in), or "" where only the view has it (a FUSE mount).
+  std::string Base(Call& call, int dirfd, int* err, int* cached_fd = nullptr,
+                   std::string* kernel_base = nullptr) {
+    if (kernel_base) kernel_base->clear();
     if (dirfd == AT_FDCWD && fuse_) {
       std::string v = fuse_->Cwd(call.tid());  // a cwd in a FUSE mount: only the view has it
       if (!v.empty()) return v;
@@ -731,6 +736,7 @@ class ViewFs final : public Plugin {
     if (cached_fd != nullptr && dirfd != AT_FDCWD &&
         (*cached_fd = CachedDirHost(call, dirfd, &cached)) >= 0) {
       *err = 0;
+      if (kernel_base) *kernel_base = cached;
       return table_.ToView(cached);
     }
     std::string link =
@@ -745,6 +751,7 @@ class ViewFs final : public Plugin {
       *err = ENOTDIR;
       return "";
     }
+    if (kernel_base) *kernel_base = link;
     return table_.ToView(link);
   }
 
@@ -794,6 +801,12 @@ class ViewFs final : public Plugin {
     std::deque<std::string> todo;
     for (auto& c : Split(raw)) todo.push_back(std::move(c));
     int links = 0;
+    // The last component looked up: a union's Locate costs several lstat calls.
+    struct {
+      std::string view;
+      Place place;
+      LayerHit layer;
+    } located;
     while (!todo.empty()) {
       std::string c = std::move(todo.front());
       todo.pop_front();
@@ -837,7 +850,10 @@ class ViewFs final : public Plugin {
       cur.push_back(c);
       std::string view = Join(cur);
       LayerHit layer;
-      Place pl = Locate(view, &layer);
+      // The previous component is the directory above this one unless a symlink or ".."
+      // intervened; LocateInUnion checks that it is above.
+      Place pl = Locate(view, &layer, &located.layer);
+      located = {view, pl, layer};  // the end's Locate when the walk ends here
       bool last = todo.empty();
       // A hidden directory stays traversable only toward an except=PATH below it; a name
       // deleted in a union may be created again.
@@ -861,6 +877,8 @@ class ViewFs final : public Plugin {
           r.err = ENOTDIR;
           return r;
         }
+      } else if (layer.exists && !S_ISLNK(layer.mode)) {
+        continue;  // a union's layer has it, and it is not a symlink (LocateInUnion's lstat)
       } else {
         int err = 0;
         target = ReadLink(pl.host, &err);
@@ -895,7 +913,12 @@ class ViewFs final : public Plugin {
       todo.insert(todo.begin(), parts.begin(), parts.end());
     }
     r.view = Join(cur);
-    r.place = Locate(r.view, &r.layer);
+    if (r.view == located.view) {
+      r.place = std::move(located.place);
+      r.layer = std::move(located.layer);
+    } else {
+      r.place = Locate(r.view, &r.layer);
+    }
     if (r.place.hidden && !r.layer.whiteout) r.err = ENOENT;
     return r;
   }
@@ -960,9 +983,9 @@ class ViewFs final : public Plugin {
     int cached_fd = -1;
     if (relative) {
       int err = 0;
-      base = Base(call, dirfd, &err, call.nr() == SYS_openat2 ? nullptr : &cached_fd);
+      base = Base(call, dirfd, &err, call.nr() == SYS_openat2 ? nullptr : &cached_fd, &kernel_base);
       if (err != 0) return true;  // bad dirfd: the kernel reports it
-      kernel_base = Locate(base).host;
+      if (kernel_base.empty()) kernel_base = Locate(base).host;
     }
     PathUse use = Use(call, call.nr(), i);
     // A lookup of "name/" follows name even without follow (stat -c %F link/); calls that
@@ -997,9 +1020,9 @@ class ViewFs final : public Plugin {
       // The cached directory path only ever takes the fast path (where the kernel gets the
       // name relative to the descriptor itself); a path the view resolves reads it afresh.
       int err = 0;
-      base = Base(call, dirfd, &err);
+      base = Base(call, dirfd, &err, nullptr, &kernel_base);
       if (err != 0) return true;
-      kernel_base = Locate(base).host;
+      if (kernel_base.empty()) kernel_base = Locate(base).host;
       lexical = Normalize(base + "/" + raw);
       if (use.writes && IsProcMem(lexical)) {
         call.Fail(EACCES);
@@ -1152,7 +1175,8 @@ class ViewFs final : public Plugin {
       return Pin(call, i, path);
     }
     held_[call.tid()].push_back(static_cast<int>(fd));
-    std::string pinned = "/proc/" + std::to_string(getpid()) + "/fd/" + std::to_string(fd) + "/" +
+    static const pid_t self = getpid();  // umview does not fork after start-up
+    std::string pinned = "/proc/" + std::to_string(self) + "/fd/" + std::to_string(fd) + "/" +
                          name + (trailing_slash ? "/" : "");
     return Pin(call, i, pinned);
   }
@@ -1633,15 +1657,23 @@ class ViewFs final : public Plugin {
     d.fd = fd;
     d.host_dir = host_dir;
     std::set<std::string> names;
-    Place here = Locate(dir);
+    LayerHit layer;
+    Place here = Locate(dir, &layer);
     if (here.mount != nullptr && here.mount->kind == MountKind::kUnion) {
-      d.hide_whiteouts = true;
       std::set<std::string> on_host;
       if (DIR* dd = opendir(host_dir.c_str())) {
-        while (struct dirent* e = readdir(dd)) on_host.insert(e->d_name);
+        while (struct dirent* e = readdir(dd)) {
+          // The kernel's listing needs no change (no exit stop) unless it has whiteouts to
+          // drop, names the union hides, or misses names of the other layers: a directory of
+          // a cow tree that only the lower layer has lists as it is.
+          d.hide_whiteouts |= IsWhiteoutName(e->d_name);
+          on_host.insert(e->d_name);
+        }
         closedir(dd);
+      } else {
+        d.hide_whiteouts = true;  // unknown: filter what the kernel lists
       }
-      for (auto& e : ListUnion(*here.mount, here.rel)) {
+      for (auto& e : ListUnion(*here.mount, here.rel, layer)) {
         names.insert(e.name);
         if (!on_host.count(e.name)) d.extra.push_back(std::move(e));
       }

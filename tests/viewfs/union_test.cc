@@ -9,12 +9,13 @@
 #include <string>
 
 #include "tests/support/run.h"
+#include "tests/viewfs/viewfs_test_util.h"
 
 namespace umview::test {
 namespace {
 
 // A fingerprint of a tree on the host: every path with type, mode, size and content.
-std::string Snapshot(const std::string& dir) {
+std::string Fingerprint(const std::string& dir) {
   RunResult r = test::Run({"sh", "-c",
                            "cd '" + dir +
                                "' && find . -printf '%p %y %m %s %T@\\n' | sort && "
@@ -33,13 +34,13 @@ class Cow : public ::testing::Test {
                              "/d/e/c' && chmod 644 '" + orig_ + "/a'"})
                   .exit_code,
               0);
-    before_ = Snapshot(orig_);
+    before_ = Fingerprint(orig_);
   }
   RunResult Sh(const std::string& script) {
     return RunUmview({"-p", "viewfs,cow=" + orig_ + ":" + upper_, "--", "sh", "-c",
                       "cd '" + orig_ + "' && " + script});
   }
-  void ExpectOriginalUnchanged() { EXPECT_EQ(Snapshot(orig_), before_); }
+  void ExpectOriginalUnchanged() { EXPECT_EQ(Fingerprint(orig_), before_); }
 
   TempDir dir_;
   std::string orig_, upper_, before_;
@@ -89,6 +90,41 @@ TEST_F(Cow, ListingShowsEachNameOnce) {
   ExpectOriginalUnchanged();
 }
 
+// A directory only the lower layer has is listed as the kernel lists it: no exit stop to filter
+// or extend the listing. Once the view deleted a name in it, the listing is filtered.
+TEST_F(Cow, ListingOnlyTheLowerLayerHasTakesNoExitStop) {
+  RunResult r = RunUmview({"--stats", "-p", "viewfs,cow=" + orig_ + ":" + upper_, "--", "sh", "-c",
+                           "cd '" + orig_ + "' && ls -A d/e"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "c\n");
+  EXPECT_GT(StatsColumn(r.err, "getdents64", 1), 0) << r.err;
+  EXPECT_EQ(StatsColumn(r.err, "getdents64", 3), 0) << r.err;
+
+  RunResult changed = RunUmview({"--stats", "-p", "viewfs,cow=" + orig_ + ":" + upper_, "--", "sh",
+                                 "-c", "cd '" + orig_ + "' && rm d/e/c && ls -A d/e && ls -A d"});
+  ASSERT_EQ(changed.exit_code, 0) << changed.err;
+  EXPECT_EQ(changed.out, "b\ne\n");
+  EXPECT_GT(StatsColumn(changed.err, "getdents64", 3), 0) << changed.err;
+  ExpectOriginalUnchanged();
+}
+
+// Names deep below directories the upper layer does not have are found in the lower layer; a
+// deletion deep down hides only that name, also from a view started later.
+TEST_F(Cow, DeepNamesAndDeepDeletions) {
+  ASSERT_EQ(test::Run({"sh", "-c",
+                       "mkdir -p '" + orig_ + "/p/q/r' && printf deep > '" + orig_ +
+                           "/p/q/r/f' && printf keep > '" + orig_ + "/p/q/r/g'"})
+                .exit_code,
+            0);
+  before_ = Fingerprint(orig_);
+  RunResult r = Sh("cat p/q/r/f && echo && rm p/q/r/f && ls -A p/q/r && cd p/q && cat r/g");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "deep\ng\nkeep");
+  RunResult again = Sh("cat p/q/r/f 2>/dev/null || echo gone; find p | sort");
+  EXPECT_EQ(again.out, "gone\np\np/q\np/q/r\np/q/r/g\n");
+  ExpectOriginalUnchanged();
+}
+
 TEST_F(Cow, GitInACowTree) {
   if (test::Run({"git", "--version"}).exit_code != 0) GTEST_SKIP() << "git is not installed";
   ASSERT_EQ(test::Run({"sh", "-c",
@@ -97,7 +133,7 @@ TEST_F(Cow, GitInACowTree) {
                            "-c user.email=t@t commit -qm one"})
                 .exit_code,
             0);
-  before_ = Snapshot(orig_);
+  before_ = Fingerprint(orig_);
   RunResult r =
       Sh("printf changed > a && git status --short && git -c user.name=t -c user.email=t@t "
          "commit -qam two && git log --oneline | wc -l && git status --short | wc -l");
@@ -111,7 +147,7 @@ TEST_F(Cow, KilledDuringCopyUpLeavesBothLayersConsistent) {
   // the moment, the original is intact and the upper layer has no copy or a whole one.
   ASSERT_EQ(test::Run({"sh", "-c", "head -c 64000000 /dev/zero > '" + orig_ + "/big'"}).exit_code,
             0);
-  before_ = Snapshot(orig_);
+  before_ = Fingerprint(orig_);
   pid_t pid = fork();
   if (pid == 0) {
     execl(UmviewBin().c_str(), "umview", "-p", ("viewfs,cow=" + orig_ + ":" + upper_).c_str(), "--",
@@ -146,7 +182,7 @@ TEST(Merge, FirstLayerWinsWritesGoToIt) {
                      "&& echo s > B/sub/z && echo c > C/w"})
           .exit_code,
       0);
-  std::string b_before = Snapshot(dir / "B"), c_before = Snapshot(dir / "C");
+  std::string b_before = Fingerprint(dir / "B"), c_before = Fingerprint(dir / "C");
   RunResult r =
       RunUmview({"-p", "viewfs,merge=/m:" + (dir / "A") + "+" + (dir / "B") + "+" + (dir / "C"),
                  "--", "sh", "-c",
@@ -154,8 +190,8 @@ TEST(Merge, FirstLayerWinsWritesGoToIt) {
                  "echo n > /m/n && rm /m/w && ls -A /m && ls / | grep -cx m"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "sub\nw\nx\ny\na\nby\nc\ns\nn\nsub\nx\ny\n1\n");
-  EXPECT_EQ(Snapshot(dir / "B"), b_before);
-  EXPECT_EQ(Snapshot(dir / "C"), c_before);
+  EXPECT_EQ(Fingerprint(dir / "B"), b_before);
+  EXPECT_EQ(Fingerprint(dir / "C"), c_before);
   EXPECT_EQ(ReadFile(dir / "A/y"), "by\nmore\n");
   EXPECT_EQ(ReadFile(dir / "A/n"), "n\n");
 }

@@ -179,4 +179,24 @@ bool Exists(const std::string& path) {
   return lstat(path.c_str(), &st) == 0;
 }
 
+long StatsColumn(const std::string& err, const std::string& call, int column) {
+  size_t at = 0;
+  while ((at = err.find("\n" + call + " ", at)) != std::string::npos) {
+    ++at;
+    size_t eol = err.find('\n', at);
+    std::string line = err.substr(at, eol - at);
+    std::vector<long> nums;
+    size_t p = call.size();
+    while (p < line.size()) {
+      while (p < line.size() && line[p] == ' ') ++p;
+      size_t q = line.find(' ', p);
+      if (q == std::string::npos) q = line.size();
+      if (q > p) nums.push_back(std::stol(line.substr(p, q - p)));
+      p = q;
+    }
+    return column <= static_cast<int>(nums.size()) ? nums[column - 1] : 0;
+  }
+  return 0;
+}
+
 }  // namespace umview::test

@@ -53,4 +53,8 @@ void Put(const std::string& path, const std::string& data);
 std::vector<std::string> HostList(const std::string& dir);
 bool Exists(const std::string& path);  // lstat succeeds
 
+// One system call's column in `umview --stats` output (err): 1 stops, 2 entry, 3 entry+exit,
+// 4 skipped, 5 prefiltered; 0 if the call has no line.
+long StatsColumn(const std::string& err, const std::string& call, int column);
+
 }  // namespace umview::test
