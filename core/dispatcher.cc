@@ -34,6 +34,7 @@ struct Dispatcher::Slot {
   std::vector<std::string> prefilter;          // Host::SetPrefilterPaths; empty: not declared
   std::bitset<512> prefilter_fd;               // Host::SetPrefilterFdCalls
   bool prefilter_exec = false;                 // Host::SetPrefilterExec
+  bool prefilter_reads_only = false;           // Host::SetPrefilterReadsOnly
   std::vector<PrefilterBind> prefilter_binds;  // Host::SetPrefilterBinds
   std::unique_ptr<Host> host;
 };
@@ -122,6 +123,10 @@ class HostImpl final : public Host {
   }
   void SetPrefilterExec(bool on) override {
     d_.slots_[slot_]->prefilter_exec = on;
+    ++d_.prefix_gen_;
+  }
+  void SetPrefilterReadsOnly(bool on) override {
+    d_.slots_[slot_]->prefilter_reads_only = on;
     ++d_.prefix_gen_;
   }
   bool PrefilterFollowsSymlinks() override {
@@ -466,8 +471,13 @@ EngineConfig Dispatcher::MakeEngineConfig() const {
     // execve only if the plugins agree now: otherwise every execve would be escalated, dearer
     // than the plain stop it is without the prefilter.
     const bool exec = PrefilterExec();
+    // Calls that always write stop directly while a plugin wants them to (not notify only to
+    // be escalated, which costs more than the stop).
+    const bool reads_only = PrefilterReadsOnly();
+    c.prefilter_reads_only = reads_only;
     for (int nr : c.trapped) {
       PrefilterPathArgs pa;
+      if (reads_only && !PrefilterCallMayRead(nr)) continue;
       if (PrefilterPathCall(nr, &pa) || (nr == SYS_execve && exec) ||
           std::find(fd_calls.begin(), fd_calls.end(), nr) != fd_calls.end()) {
         c.prefiltered.push_back(nr);
@@ -546,6 +556,13 @@ bool Dispatcher::PrefilterExec() const {
     if (concerned && !s.prefilter_exec) return false;
   }
   return true;
+}
+
+bool Dispatcher::PrefilterReadsOnly() const {
+  for (const auto& sp : slots_) {
+    if (!sp->removed && sp->prefilter_reads_only) return true;
+  }
+  return false;
 }
 
 // The binds the plugins with declared prefixes named plain (their own prefixes), and every

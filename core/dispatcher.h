@@ -58,6 +58,7 @@ class Dispatcher final : public EngineClient {
   bool PathPrefixes(std::vector<std::string>* prefixes) const override;
   uint64_t path_prefixes_generation() const override { return prefix_gen_; }
   std::vector<int> PrefilterFdCalls() const override;
+  bool PrefilterReadsOnly() const override;
   bool PrefilterExec() const override;
   std::vector<PrefilterBind> PrefilterBinds(std::vector<std::string>* mounts) const override;
   int wake_fd() const override { return epoll_fd_; }

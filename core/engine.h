@@ -102,6 +102,9 @@ class EngineClient {
   // interpreters the kernel would open for it ("#!", PT_INTERP) lie outside the prefixes
   // (Host::SetPrefilterExec). Same generation.
   virtual bool PrefilterExec() const { return false; }
+  // With PathPrefixes: only calls that cannot change a file may run unseen
+  // (Host::SetPrefilterReadsOnly; PrefilterCallWrites). Same generation.
+  virtual bool PrefilterReadsOnly() const { return false; }
   // With PathPrefixes: the plain binds among the prefixes (Host::SetPrefilterBinds), and
   // *mounts: every other prefix at which a path may meet a mount (all but the binds' own view
   // and host paths). Same generation.
@@ -148,6 +151,10 @@ struct EngineConfig {
   // PrefilterFdCalls): the ptrace engine routes them through seccomp user notification
   // (notify_prefilter.h). Empty: none.
   std::vector<int> prefiltered;
+  // The prefilter may decide only calls that cannot change a file (EngineClient::
+  // PrefilterReadsOnly at the start): among `prefiltered`, an open or access whose flags say it
+  // writes stops directly (PrefilterWriteFlags) instead of being notified and escalated.
+  bool prefilter_reads_only = false;
   // The signal state the command starts with: what umview itself inherited (so `nohup umview`
   // protects the command), whatever umview changed for itself.
   std::vector<int> ignored_signals;

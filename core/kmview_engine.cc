@@ -438,7 +438,9 @@ void KmviewEngine::SyncPrefixes() {
   prefix_gen_ = gen;
   std::vector<std::string> prefixes;
   std::string buf;
-  if (!config_.trap_all && client_->PathPrefixes(&prefixes)) {
+  // The module cannot tell a read from a write (Host::SetPrefilterReadsOnly): no prefilter
+  // for a plugin that protects only from writes.
+  if (!config_.trap_all && client_->PathPrefixes(&prefixes) && !client_->PrefilterReadsOnly()) {
     // A plain bind's host path counts only through cwds and descriptors (ABI 4), as in the
     // ptrace engine's prefilter (PrefilterRules::absolute_prefixes).
     std::vector<std::string> mounts;

@@ -115,6 +115,66 @@ bool PrefilterPathCall(long nr, PrefilterPathArgs* pa) {
   }
 }
 
+bool PrefilterCallMayRead(long nr) {
+  switch (nr) {
+    case SYS_stat:
+    case SYS_lstat:
+    case SYS_newfstatat:
+    case SYS_statx:
+    case SYS_readlink:
+    case SYS_readlinkat:
+    case SYS_getxattr:
+    case SYS_lgetxattr:
+    case SYS_listxattr:
+    case SYS_llistxattr:
+    case SYS_statfs:
+    case SYS_chdir:
+    case SYS_name_to_handle_at:
+    case SYS_execve:
+    case SYS_getdents64:
+    case SYS_getcwd:
+    case SYS_access:
+    case SYS_faccessat:
+    case SYS_faccessat2:
+    case SYS_open:
+    case SYS_openat:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool PrefilterWriteFlags(long nr, int* arg, uint64_t* mask) {
+  // What an open may do to the file: write it, create it, empty it (O_TRUNC, even with
+  // O_RDONLY where permitted), make an unnamed one (O_TMPFILE's own bit).
+  constexpr uint64_t kOpenWrites =
+      O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND | (O_TMPFILE & ~O_DIRECTORY);
+  switch (nr) {
+    case SYS_access:
+      *arg = 1, *mask = W_OK;
+      return true;
+    case SYS_faccessat:
+    case SYS_faccessat2:
+      *arg = 2, *mask = W_OK;
+      return true;
+    case SYS_open:
+      *arg = 1, *mask = kOpenWrites;
+      return true;
+    case SYS_openat:
+      *arg = 2, *mask = kOpenWrites;
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool PrefilterCallWrites(long nr, const uint64_t args[6]) {
+  int arg;
+  uint64_t mask;
+  if (PrefilterWriteFlags(nr, &arg, &mask)) return (args[arg] & mask) != 0;
+  return !PrefilterCallMayRead(nr);
+}
+
 namespace {
 
 // The NUL-terminated string at `addr` of tid's memory into buf (PATH_MAX): its length, or -1 if
@@ -1060,6 +1120,7 @@ bool AnswerGetcwd(ProcDirs& dirs, const PrefilterRules& rules, int listener, uin
 
 bool Answer(ProcDirs& dirs, const PrefilterRules& rules, const Identity& id_of, int listener,
             uint64_t id, pid_t tid, long nr, const uint64_t a[6], int64_t* result, bool* sent) {
+  if (rules.reads_only && PrefilterCallWrites(nr, a)) return false;
   if (nr == SYS_getcwd && !rules.binds.empty()) {
     return AnswerGetcwd(dirs, rules, listener, id, tid, a, result);
   }
@@ -1116,6 +1177,7 @@ bool FdWanted(ProcDirs& dirs, const PrefilterRules& rules, pid_t tid, long nr,
 bool Outside(ProcDirs& dirs, const PrefilterRules& rules, pid_t tid, long nr,
              const uint64_t args[6]) {
   if (!rules.active || nr < 0) return false;
+  if (rules.reads_only && PrefilterCallWrites(nr, args)) return false;
   if (nr < 512 && rules.fd_calls.test(static_cast<size_t>(nr))) {
     return !FdWanted(dirs, rules, tid, nr, args);
   }

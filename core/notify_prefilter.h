@@ -32,6 +32,17 @@ struct PrefilterPathArgs {
 };
 bool PrefilterPathCall(long nr, PrefilterPathArgs* pa);
 
+// For plugins that protect files from writes only (Host::SetPrefilterReadsOnly): whether call
+// nr, with these arguments, may change a file or directory (create, remove, rename, write,
+// truncate, change attributes or times; access and faccessat with W_OK, whose answer depends on
+// what the plugin allows). Anything not known to only read counts. PrefilterCallMayRead: the
+// numbers for which some arguments only read.
+bool PrefilterCallWrites(long nr, const uint64_t args[6]);
+bool PrefilterCallMayRead(long nr);
+// For the calls whose flags decide (open, openat, access, faccessat, faccessat2): the argument
+// and the bits of it that make the call a write (any of them set). False for other calls.
+bool PrefilterWriteFlags(long nr, int* arg, uint64_t* mask);
+
 // What the plugins declared (EngineClient::PathPrefixes, PrefilterFdCalls), as the prefilter
 // thread reads it. !active: every call is escalated.
 struct PrefilterRules {
@@ -39,6 +50,8 @@ struct PrefilterRules {
   std::vector<std::string> prefixes;  // absolute, normalized
   std::bitset<512> fd_calls;          // decided by the file of their first argument (getcwd: cwd)
   bool exec = false;  // execve decided by its program's and interpreters' paths (ExecOutside)
+  // Only calls that cannot change a file may run unseen or be answered (PrefilterCallWrites).
+  bool reads_only = false;
   // Plain binds among the prefixes (EngineClient::PrefilterBinds), and the other prefixes, at
   // which a path meets some other mount. A relative path starting in a directory the view shows
   // as the host does may run unseen when the host resolves it beneath that directory.

@@ -491,6 +491,13 @@ bool PtraceEngine::Start(const std::vector<std::string>& argv, const std::vector
     notify_filter = std::make_unique<SeccompFilter>(trapped, false, filtered, config.conditional);
     if (config.need_scratch) notify_filter->GuardBelow(kScratchEnd);
     notify_filter->NotifyFor(config.prefiltered);
+    if (config.prefilter_reads_only) {
+      for (int nr : config.prefiltered) {
+        int arg;
+        uint64_t mask;
+        if (PrefilterWriteFlags(nr, &arg, &mask)) notify_filter->NotifyOnlyWhenClear(nr, arg, mask);
+      }
+    }
     std::vector<int> watch;
     for (int nr = 0; nr < 512; ++nr) {
       if (IdentityCall(nr)) watch.push_back(nr);
@@ -599,6 +606,7 @@ void PtraceEngine::SyncPrefilterRules() {
       if (nr >= 0 && nr < 512) rules->fd_calls.set(nr);
     }
     rules->exec = client_->PrefilterExec();
+    rules->reads_only = client_->PrefilterReadsOnly();
     if (prefilter_binds_) {
       rules->binds = client_->PrefilterBinds(&rules->mounts);
       PreparePrefilterBinds(rules.get());

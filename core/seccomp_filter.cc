@@ -61,6 +61,20 @@ bool AddGuardRules(scmp_filter_ctx ctx, uint64_t end, std::string* error) {
   return true;
 }
 
+// Notify for nr when argument arg has no bit of mask, else trace: one rule for the clear case
+// and one per bit (libseccomp compares an argument masked, so "some bit set" is a rule each).
+int AddNotifyWhenClear(scmp_filter_ctx ctx, int nr, int arg, uint64_t mask) {
+  const auto a = static_cast<unsigned>(arg);
+  int r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, nr, 1, SCMP_CMP(a, SCMP_CMP_MASKED_EQ, mask, 0));
+  for (uint64_t bit = 1; r == 0 && bit != 0 && bit <= mask; bit <<= 1) {
+    if (mask & bit) {
+      r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(0), nr, 1,
+                           SCMP_CMP(a, SCMP_CMP_MASKED_EQ, bit, bit));
+    }
+  }
+  return r;
+}
+
 }  // namespace
 
 SeccompFilter::SeccompFilter(const std::vector<int>& trapped, bool trap_all, bool deny_foreign_arch,
@@ -86,7 +100,11 @@ bool SeccompFilter::Build(std::string* error) {
   if (!trap_all_) {
     for (int nr : trapped_) {
       bool notify = std::find(notify_.begin(), notify_.end(), nr) != notify_.end();
-      int r = seccomp_rule_add(ctx, notify ? SCMP_ACT_NOTIFY : SCMP_ACT_TRACE(0), nr, 0);
+      auto clear = std::find_if(notify_when_clear_.begin(), notify_when_clear_.end(),
+                                [nr](const ClearRule& c) { return c.nr == nr; });
+      int r = notify && clear != notify_when_clear_.end()
+                  ? AddNotifyWhenClear(ctx, nr, clear->arg, clear->mask)
+                  : seccomp_rule_add(ctx, notify ? SCMP_ACT_NOTIFY : SCMP_ACT_TRACE(0), nr, 0);
       if (r != 0) {
         *error = "seccomp_rule_add(" + std::to_string(nr) + "): " + strerror(-r);
         ok = false;

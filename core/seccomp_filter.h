@@ -25,6 +25,11 @@ class SeccompFilter {
   // With NotifyFor: these numbers, where not trapped, send a notification too (the prefilter
   // only watches them: NotifyPrefilter's identity calls).
   void WatchFor(const std::vector<int>& nrs) { watch_ = nrs; }
+  // With NotifyFor: number nr notifies only while argument `arg` has none of the bits of
+  // `mask`; with any of them it stops the tracee (the prefilter's reads-only mode).
+  void NotifyOnlyWhenClear(int nr, int arg, uint64_t mask) {
+    notify_when_clear_.push_back({nr, arg, mask});
+  }
   ~SeccompFilter();
   SeccompFilter(const SeccompFilter&) = delete;
   SeccompFilter& operator=(const SeccompFilter&) = delete;
@@ -50,6 +55,12 @@ class SeccompFilter {
   std::vector<ArgRule> conditional_;
   std::vector<int> notify_;
   std::vector<int> watch_;
+  struct ClearRule {
+    int nr;
+    int arg;
+    uint64_t mask;
+  };
+  std::vector<ClearRule> notify_when_clear_;
   bool trap_all_;
   std::vector<char> prog_;  // struct sock_filter array
   bool deny_foreign_arch_;

@@ -2,9 +2,11 @@
 #include "core/tracee_memory.h"
 
 #include <fcntl.h>
+#include <sys/ptrace.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -74,8 +76,35 @@ int TraceeMemory::Read(uint64_t addr, void* buf, size_t len) {
   return static_cast<size_t>(n) == len ? 0 : -EFAULT;
 }
 
+namespace {
+
+// A stopped tracee's memory word by word with PTRACE_POKEDATA, which forces its way past page
+// protections as /proc/PID/mem does: for when umview has no descriptor left to open that file
+// (a plugin leaked them all, or the limit is low), so that the view goes on.
+int PokeWrite(pid_t pid, uint64_t addr, const void* buf, size_t len) {
+  const char* p = static_cast<const char*>(buf);
+  while (len > 0) {
+    const uint64_t at = addr & ~static_cast<uint64_t>(7);
+    const size_t off = static_cast<size_t>(addr - at);
+    const size_t n = std::min(sizeof(long) - off, len);
+    long word = 0;
+    if (off != 0 || n != sizeof word) {  // keep the bytes of the word it does not change
+      errno = 0;
+      word = ptrace(PTRACE_PEEKDATA, pid, at, nullptr);
+      if (errno != 0) return errno == EIO ? -EFAULT : -errno;
+    }
+    memcpy(reinterpret_cast<char*>(&word) + off, p, n);
+    if (ptrace(PTRACE_POKEDATA, pid, at, word) != 0) return errno == EIO ? -EFAULT : -errno;
+    p += n, addr += n, len -= n;
+  }
+  return 0;
+}
+
+}  // namespace
+
 int TraceeMemory::WriteForce(uint64_t addr, const void* buf, size_t len) {
   int fd = MemFd();
+  if (fd == -EMFILE || fd == -ENFILE) return PokeWrite(pid_, addr, buf, len);
   if (fd < 0) return fd;
   const char* p = static_cast<const char*>(buf);
   while (len > 0) {

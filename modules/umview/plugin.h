@@ -267,6 +267,15 @@ class Host {
   // its prefixes: such calls run unseen (`host` is a prefix only for cwds and descriptors).
   // Renames are left to the plugin. An empty list withdraws the declaration.
   virtual void SetPrefilterBinds(std::vector<PrefilterBind> binds) { (void)binds; }
+  // With SetPrefilterPaths declared: only calls that cannot change a file may run unseen —
+  // the stat family, readlink, getxattr and listxattr, statfs, chdir, execve, getdents64,
+  // getcwd, access and faccessat without W_OK, open and openat without a flag that writes,
+  // creates, truncates or appends. Every other call stops, wherever its path lies. For a plugin
+  // that protects files from being changed but not from being read (viewfs's ro, cow, merge):
+  // its protected paths need not be among the prefixes, since reading there is the host's
+  // business. Engines whose prefilter cannot tell reads from writes (kmview's module) then
+  // prefilter nothing.
+  virtual void SetPrefilterReadsOnly(bool on) { (void)on; }
   // Whether the engine's path prefilter also follows symlinks: a path call it lets run unseen
   // is one whose walk on the host meets no symlink leading into a declared prefix (the ptrace
   // engine's prefilter checks that; kmview's in-kernel one compares paths lexically only). Known

@@ -377,20 +377,26 @@ class ViewFs final : public Plugin {
   // prefilter): path calls whose path lies lexically outside every mount's view path and host
   // paths (so a cwd or dirfd inside a mount, which the kernel knows by its host path, still
   // counts), /proc and /dev's symbolic links (magic links: DevLinks) run natively,
-  // unseen. Not in a protective view (hide, ro, cow, merge, except, root=: they confine paths
-  // anywhere) nor once the view made a mount call (FUSE mounts are not in the table). With
+  // unseen. Not in a view that hides (hide, except, root=: they confine paths anywhere) nor
+  // once the view made a mount call (FUSE mounts are not in the table). In a view that only
+  // protects from writes (ro, cow, merge), only calls that cannot change a file run unseen
+  // (Host::SetPrefilterReadsOnly): reading under ro is the host's business, so ro paths are no
+  // prefixes, and every call that may write stops wherever its path is (a symlink swapped in
+  // after the prefilter's check could lead it under ro or into a lower layer). With
   // kmview the price, and why it is not the default there: a host symlink outside those
   // prefixes that points inside a mount is followed by the kernel to the host's file, not to
   // the view's (the ptrace engine's prefilter checks the host's walk: Host::PrefilterFollows...).
   void UpdatePrefilter() {
     if (host_ == nullptr) return;
-    if (!prefilter_ || protective_ || mount_seen_) {
+    if (!prefilter_ || hides_ || mount_seen_) {
       host_->SetPrefilterPaths({});  // undeclared: viewfs claims chroot by number, so no filter
       host_->SetPrefilterFdCalls({});
       host_->SetPrefilterExec(false);
       host_->SetPrefilterBinds({});
+      host_->SetPrefilterReadsOnly(false);
       return;
     }
+    const bool reads_only = protective_;
     std::vector<std::string> p = {"/proc"};
     const std::vector<std::string>& dev = DevLinks();
     p.insert(p.end(), dev.begin(), dev.end());
@@ -398,6 +404,7 @@ class ViewFs final : public Plugin {
     // Base() takes a directory by its host path through ToView: what SetPrefilterBinds asks.
     std::vector<PrefilterBind> binds;
     for (const Mount& m : table_.mounts()) {
+      if (m.kind == MountKind::kReadOnly) continue;  // changes nothing a read sees
       p.push_back(m.dst);
       if (!m.src.empty()) p.push_back(m.src);
       p.insert(p.end(), m.lowers.begin(), m.lowers.end());
@@ -407,12 +414,17 @@ class ViewFs final : public Plugin {
     }
     host_->SetPrefilterPaths(std::move(p));
     host_->SetPrefilterBinds(std::move(binds));
+    host_->SetPrefilterReadsOnly(reads_only);
     // Listings change only in directories at or under those paths (host paths included) or
     // above a mount point (which they show); getcwd only for a cwd inside a mount's host path.
-    // Unions and hidden names are protective: no prefilter then. Writes through a descriptor
-    // (FdWrite) concern viewfs only under ro or a union, which are protective too.
-    host_->SetPrefilterFdCalls(
-        {SYS_getdents64, SYS_getcwd, SYS_fchmod, SYS_fchown, SYS_fsetxattr, SYS_fremovexattr});
+    // Hidden names are protective: no prefilter then. Writes through a descriptor (FdWrite)
+    // concern viewfs only under ro or a union: those views keep them stopping.
+    if (reads_only) {
+      host_->SetPrefilterFdCalls({SYS_getdents64, SYS_getcwd});
+    } else {
+      host_->SetPrefilterFdCalls(
+          {SYS_getdents64, SYS_getcwd, SYS_fchmod, SYS_fchown, SYS_fsetxattr, SYS_fremovexattr});
+    }
     // execve concerns viewfs through its program's and interpreters' paths (Exec), except the
     // view's first one when FUSE programs are to start before the command (StartFusePrograms).
     host_->SetPrefilterExec(fuse_starts_.empty() || fuse_started_);
@@ -427,11 +439,10 @@ class ViewFs final : public Plugin {
       std::vector<std::string> out;
       if (DIR* d = opendir("/dev")) {
         while (const struct dirent* e = readdir(d)) {
+          if (e->d_name[0] == '.' || (e->d_type != DT_LNK && e->d_type != DT_UNKNOWN)) continue;
           std::string path = std::string("/dev/") + e->d_name;
           struct stat st;
-          if (e->d_name[0] != '.' && lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
-            out.push_back(path);
-          }
+          if (lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) out.push_back(path);
         }
         closedir(d);
       }
@@ -1198,15 +1209,15 @@ class ViewFs final : public Plugin {
   }
 
   void UpdateProtective() {
-    protective_ = false;
+    hides_ = false;
     writes_guarded_ = false;
     for (const Mount& m : table_.mounts()) {
       writes_guarded_ |= m.kind == MountKind::kReadOnly || m.kind == MountKind::kUnion;
       // root= confines too: a symlink swapped in after the check would resolve on the host.
-      protective_ |= m.kind == MountKind::kHide || m.kind == MountKind::kReadOnly ||
-                     m.kind == MountKind::kUnion || m.kind == MountKind::kExcept ||
-                     (m.kind == MountKind::kBind && m.dst == "/");
+      hides_ |= m.kind == MountKind::kHide || m.kind == MountKind::kExcept ||
+                (m.kind == MountKind::kBind && m.dst == "/");
     }
+    protective_ = hides_ || writes_guarded_;
   }
 
   // The kernel must act on the path viewfs checked, not on the tracee's buffer, which another
@@ -1836,6 +1847,7 @@ class ViewFs final : public Plugin {
   bool prefilter_ = false;   // prefilter=on (default with ptrace): see Init, UpdatePrefilter
   bool mount_seen_ = false;  // a mount call was made in the view: no prefilter any more
   bool protective_ = false;  // some mount protects something: pin directories (PinChecked)
+  bool hides_ = false;       // ... from being read (hide, except, root=): no prefilter
   // Some mount is ro or a union: a write through a descriptor (fchmod, futimens...) may have
   // to be refused or copied up. Without one, such calls need no look at the descriptor.
   bool writes_guarded_ = false;

@@ -304,6 +304,22 @@ TEST_F(VfsPrefilter, MountsChangedAtRunTimeAreInForceForTheNextCall) {
   EXPECT_EQ(h.out, "X\n") << h.err;
 }
 
+// A view that gains an ro mount at run time has notified writes so far: the prefilter itself
+// now sends every call that may write to viewfs, which refuses it (and lets reads through).
+TEST_F(VfsPrefilter, ReadOnlyMountedAtRunTimeRefusesWritesTheFilterStillNotifies) {
+  const std::string locked = t_ / "locked";
+  Put(locked + "/f", "ORIGINAL\n");
+  const std::string umctl = UmviewBin().substr(0, UmviewBin().rfind('/')) + "/umctl";
+  RunResult r =
+      ShIn(Pf(), umctl + " mount ro " + locked + " >/dev/null && cat " + locked +
+                     "/f && { echo x > " + locked + "/f || echo refused; } && { echo y >> " +
+                     locked + "/f || echo refused; } && { test -w " + locked +
+                     "/f || echo not-writable; } && mkdir " + locked + "/d || echo refused");
+  EXPECT_EQ(r.out, "ORIGINAL\nrefused\nrefused\nnot-writable\nrefused\n") << r.err;
+  EXPECT_EQ(ReadFile(locked + "/f"), "ORIGINAL\n");
+  EXPECT_FALSE(Exists(locked + "/d"));
+}
+
 TEST_F(VfsPrefilter, ListingAboveAMountShowsItsMountPoint) {
   const std::string fresh = t_ / "view/fresh";
   RunResult r = RunUmview([&] {
@@ -446,6 +462,69 @@ TEST_F(VfsPrefilter, SwitchedOffByEnvironmentEveryCallStops) {
   EXPECT_EQ(r.out, "X\n");
   EXPECT_EQ(Prefiltered(r.err), 0) << r.err;
   EXPECT_GT(StatsColumn(r.err, "getdents64", 1), 0) << r.err;
+}
+
+// ro and unions protect files from changes only. In such a view reads run unseen wherever a
+// union does not pick the layer (under ro too: reading there is the host's business), and
+// every call that may write stops: ro still refuses it, also through a host symlink outside
+// the mount (a link swapped in after the prefilter's look could not be caught there), an
+// open that only truncates, and access for writing.
+TEST_F(VfsPrefilter, InAReadOnlyViewReadsRunUnseenAndWritesStop) {
+  const std::string locked = t_ / "locked";
+  Put(locked + "/f", "ORIGINAL\n");
+  ASSERT_EQ(symlink((locked + "/f").c_str(), (out_ + "/to_locked").c_str()), 0);
+  const auto view = Stats(With({"ro=" + locked, "prefilter=on"}));
+  const std::string read_script =
+      "cat " + locked + "/f " + out_ + "/a/f " + out_ + "/to_locked; ls " + locked;
+  RunResult reads = ShIn(view, read_script);
+  ASSERT_EQ(reads.exit_code, 0) << reads.err;
+  EXPECT_EQ(reads.out, "ORIGINAL\nF\nORIGINAL\nf\n");
+  // As many stops as in a view without ro (those are the programs' own: fstat of a pipe...),
+  // many fewer than with every call stopping.
+  RunResult plain = ShIn(Stats(Pf()), read_script);
+  RunResult all = ShIn(Stats(With({"ro=" + locked, "prefilter=off"})), read_script);
+  ASSERT_EQ(plain.out, reads.out);
+  ASSERT_EQ(all.out, reads.out);
+  for (const char* call : {"openat", "newfstatat", "getdents64"}) {
+    EXPECT_EQ(StatsColumn(reads.err, call, 1), StatsColumn(plain.err, call, 1))
+        << call << reads.err << plain.err;
+  }
+  EXPECT_GT(StatsColumn(all.err, "openat", 1), StatsColumn(reads.err, "openat", 1) + 4) << all.err;
+  EXPECT_GT(StatsColumn(reads.err, "openat", 5), 0) << reads.err;
+
+  RunResult writes = ShIn(
+      view, "echo x > " + locked + "/f || echo refused; echo y > " + out_ +
+                "/to_locked || echo refused; test -w " + locked + "/f || echo not-writable; " +
+                "python3 -c 'import os, sys\ntry: os.open(sys.argv[1], os.O_RDONLY | os.O_TRUNC)\n"
+                "except OSError as e: print(e.strerror)' " +
+                locked + "/f");
+  ASSERT_EQ(writes.exit_code, 0) << writes.err;
+  EXPECT_EQ(writes.out, "refused\nrefused\nnot-writable\nRead-only file system\n") << writes.err;
+  EXPECT_GE(StatsColumn(writes.err, "openat", 1), 3) << writes.err;
+  EXPECT_EQ(ReadFile(locked + "/f"), "ORIGINAL\n");
+}
+
+// The same in a cow view: reads outside its paths run unseen, reads and writes inside them still
+// go through the layers (the change is the view's, the host's original stays).
+TEST_F(VfsPrefilter, InACowViewReadsOutsideRunUnseenAndTheLayersStillShow) {
+  const std::string lower = t_ / "cow", upper = t_ / "upper";
+  Put(lower + "/f", "ORIGINAL\n");
+  ASSERT_EQ(mkdir(upper.c_str(), 0755), 0);
+  const std::string script = "echo CHANGED > " + lower + "/f && cat " + lower + "/f " + out_ +
+                             "/a/f && ls " + lower + " && find " + out_ + " -type f | wc -l";
+  RunResult r = ShIn(Stats(With({"cow=" + lower + ":" + upper, "prefilter=on"})), script);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "CHANGED\nF\nf\n2\n");
+  EXPECT_EQ(ReadFile(lower + "/f"), "ORIGINAL\n");
+  EXPECT_EQ(ReadFile(upper + "/f"), "CHANGED\n");
+  // find's three directories outside are listed unseen; ls's listing of the union stops.
+  ASSERT_EQ(system(("rm -r '" + upper + "' && mkdir '" + upper + "'").c_str()), 0);
+  RunResult off = ShIn(Stats(With({"cow=" + lower + ":" + upper, "prefilter=off"})), script);
+  ASSERT_EQ(off.out, r.out);
+  EXPECT_GT(StatsColumn(r.err, "getdents64", 1), 0) << r.err;
+  EXPECT_GE(StatsColumn(off.err, "getdents64", 1), StatsColumn(r.err, "getdents64", 1) + 3)
+      << r.err << off.err;
+  EXPECT_GT(Prefiltered(r.err), 0) << r.err;
 }
 
 }  // namespace
