@@ -22,6 +22,7 @@ struct LayerHit {
   // below it.
   bool lowers_hidden = false;
   const Mount* mount = nullptr;  // of the union
+  std::string rel;               // the path looked up, below the mount point
   uint32_t mode = 0;             // lstat's st_mode of host, when it exists
   // The path (like rel) of a directory or name the upper layer does not have, at or above this
   // name ("" when the upper layer has it): nothing below it is in the upper layer either.

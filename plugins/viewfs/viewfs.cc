@@ -1492,9 +1492,13 @@ class ViewFs final : public Plugin {
       }
       if (r.layer.in_lower) AddPending(call, {Pending::kWhiteout, &m, rel});
     } else if (creates) {
-      int rc = EnsureUpperParents(m, rel);
-      if (rc < 0) return fail(-rc);
-      bool was_deleted = RemoveWhiteout(m, rel);
+      // The look-up found the upper layer's directory of the name (its gap is the name itself):
+      // nothing to make. A whiteout of the name is there only if the look-up saw it.
+      if (r.layer.upper_gap != rel) {
+        int rc = EnsureUpperParents(m, rel);
+        if (rc < 0) return fail(-rc);
+      }
+      bool was_deleted = r.layer.whiteout && RemoveWhiteout(m, rel);
       if (was_deleted && (nr == SYS_mkdir || nr == SYS_mkdirat)) {
         AddPending(call, {Pending::kOpaque, &m, rel});
       }

@@ -66,9 +66,14 @@ TEST_F(Cow, DeletionsStayDeletedAcrossViews) {
   RunResult again = Sh("ls -A; ls -A d; cat a 2>/dev/null || echo gone");
   EXPECT_EQ(again.out, "d\ngone\n");
   // Recreating a deleted directory gives an empty one, not the old contents.
-  RunResult re = Sh("mkdir d/e && ls -A d/e | wc -l && echo new > a && cat a");
+  RunResult re = Sh(
+      "mkdir d/e && ls -A d/e | wc -l && { cat d/e/c 2>/dev/null || echo no-c; } && echo new > a "
+      "&& cat a");
   ASSERT_EQ(re.exit_code, 0) << re.err;
-  EXPECT_EQ(re.out, "0\nnew\n");
+  EXPECT_EQ(re.out, "0\nno-c\nnew\n");
+  RunResult later =
+      Sh("cat d/e/c 2>/dev/null || echo no-c; cat d/e/../../d/e/c 2>/dev/null || echo no-c");
+  EXPECT_EQ(later.out, "no-c\nno-c\n");
   ExpectOriginalUnchanged();
 }
 
