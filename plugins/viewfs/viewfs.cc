@@ -123,6 +123,7 @@ class ViewFs final : public Plugin {
     // otherwise.
     const char* pf = getenv("UMVIEW_VIEWFS_PREFILTER");
     prefilter_ = pf != nullptr ? std::string_view(pf) == "on" : host.PrefilterFollowsSymlinks();
+    prefilter_chosen_ = pf != nullptr;
     for (const Option& o : options) {
       if (!AddOption(o, error)) {
         RemoveTmpDirs();
@@ -362,6 +363,7 @@ class ViewFs final : public Plugin {
         return false;
       }
       prefilter_ = o.value == "on";
+      prefilter_chosen_ = true;
       UpdatePrefilter();
       return true;
     }
@@ -388,7 +390,13 @@ class ViewFs final : public Plugin {
   // the view's (the ptrace engine's prefilter checks the host's walk: Host::PrefilterFollows...).
   void UpdatePrefilter() {
     if (host_ == nullptr) return;
-    if (!prefilter_ || hides_ || mount_seen_) {
+    // With a union, only if asked for: most of a union's calls are inside it, and each costs an
+    // escalation (~85 us) instead of a stop (~38 us); the reads it saves outside pay that back
+    // in a build (make -j2 in a cow of its project 5.6-5.8 s -> 4.8-5.2 s), not in find or ls -lR
+    // inside the union (1.1 -> 1.85 s). docs/PERFORMANCE.md, 2026-11-28 08:00.
+    const bool unions = std::any_of(table_.mounts().begin(), table_.mounts().end(),
+                                    [](const Mount& m) { return m.kind == MountKind::kUnion; });
+    if (!prefilter_ || hides_ || mount_seen_ || (unions && !prefilter_chosen_)) {
       host_->SetPrefilterPaths({});  // undeclared: viewfs claims chroot by number, so no filter
       host_->SetPrefilterFdCalls({});
       host_->SetPrefilterExec(false);
@@ -1848,10 +1856,11 @@ class ViewFs final : public Plugin {
   DirFdCache dirs_;           // host paths of directory descriptors (CachedDirHost)
   std::set<pid_t> renaming_;  // threads with a rename between entry and exit
   Host* host_ = nullptr;
-  bool prefilter_ = false;   // prefilter=on (default with ptrace): see Init, UpdatePrefilter
-  bool mount_seen_ = false;  // a mount call was made in the view: no prefilter any more
-  bool protective_ = false;  // some mount protects something: pin directories (PinChecked)
-  bool hides_ = false;       // ... from being read (hide, except, root=): no prefilter
+  bool prefilter_ = false;         // prefilter=on (default with ptrace): see Init, UpdatePrefilter
+  bool prefilter_chosen_ = false;  // by the option or the environment, not by default
+  bool mount_seen_ = false;        // a mount call was made in the view: no prefilter any more
+  bool protective_ = false;        // some mount protects something: pin directories (PinChecked)
+  bool hides_ = false;             // ... from being read (hide, except, root=): no prefilter
   // Some mount is ro or a union: a write through a descriptor (fchmod, futimens...) may have
   // to be refused or copied up. Without one, such calls need no look at the descriptor.
   bool writes_guarded_ = false;
