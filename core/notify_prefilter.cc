@@ -394,8 +394,9 @@ bool Normalize(const PrefilterRules& rules, char* path) {
   return true;
 }
 
-bool InPrefixes(const PrefilterRules& rules, const char* path) {
-  for (const std::string& p : rules.prefixes) {
+// Whether path is at or below one of prefixes.
+bool AtOrBelowAny(const std::vector<std::string>& prefixes, const char* path) {
+  for (const std::string& p : prefixes) {
     if (p == "/") return true;
     if (strncmp(path, p.data(), p.size()) == 0 && (path[p.size()] == 0 || path[p.size()] == '/')) {
       return true;
@@ -404,17 +405,14 @@ bool InPrefixes(const PrefilterRules& rules, const char* path) {
   return false;
 }
 
+bool InPrefixes(const PrefilterRules& rules, const char* path) {
+  return AtOrBelowAny(rules.prefixes, path);
+}
+
 // InPrefixes for a path the call names absolutely (or reached from one by a symlink's walk):
 // a plain bind's host path is not a prefix there (PrefilterRules::absolute_prefixes).
 bool InAbsolutePrefixes(const PrefilterRules& rules, const char* path) {
-  if (!rules.absolute_prefixes_set) return InPrefixes(rules, path);
-  for (const std::string& p : rules.absolute_prefixes) {
-    if (p == "/") return true;
-    if (strncmp(path, p.data(), p.size()) == 0 && (path[p.size()] == 0 || path[p.size()] == '/')) {
-      return true;
-    }
-  }
-  return false;
+  return AtOrBelowAny(rules.absolute_prefixes_set ? rules.absolute_prefixes : rules.prefixes, path);
 }
 
 // Is path a proper ancestor of a prefix?

@@ -161,6 +161,7 @@ LayerHit LocateInUnion(const Mount& m, const std::string& rel, const LayerHit* a
   // every directory above it: no such check.
   struct stat upper_st;
   const bool in_upper = Exists(h.host, &upper_st);
+  bool dirs = true;  // every directory above the name is a directory in the upper layer
   std::string up = m.src;
   for (size_t i = 0; i < comps.size(); ++i) {
     if (Exists(up + "/.wh." + comps[i])) {
@@ -171,20 +172,21 @@ LayerHit LocateInUnion(const Mount& m, const std::string& rel, const LayerHit* a
     if (i + 1 == comps.size()) break;
     if (!in_upper) {
       struct stat st;
-      if (lstat(up.c_str(), &st) != 0 ? errno == ENOENT
-                                      : !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode)) {
+      const bool found = lstat(up.c_str(), &st) == 0;
+      if (found ? !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode) : errno == ENOENT) {
         // What is below `up` fails with ENOENT or ENOTDIR there.
         h.upper_gap = up.substr(m.src.size());
         break;
       }
+      dirs = dirs && found && S_ISDIR(st.st_mode);  // a symlink: looked through, as before
     }
     if (Exists(up + "/" + kOpaque)) h.lowers_hidden = true;
   }
   if (in_upper) {
     h.exists = h.in_upper = true;
     h.mode = upper_st.st_mode;
-  } else if (h.upper_gap.empty()) {
-    h.upper_gap = rel;  // its directory is there, it is not
+  } else if (h.upper_gap.empty() && dirs) {
+    h.upper_gap = rel;  // its directory is there, it is not (a creation needs no mkdir -p)
   }
   FindInLowers(m, rel, &h);
   return h;
